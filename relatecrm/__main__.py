@@ -1,0 +1,3 @@
+from relatecrm.cli import main
+
+main()

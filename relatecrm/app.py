@@ -1,0 +1,42 @@
+"""The ASGI application: ``/rest`` (Bitrix dialect) today, ``/api`` and ``/ui`` later."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from relatecrm import __version__
+from relatecrm.bitrix.endpoint import RestEndpoint
+from relatecrm.config import Settings
+from relatecrm.db import create_engine
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """One app per settings object; the engine lives and dies with the app's lifespan."""
+    engine = create_engine(settings.resolved_database_url())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    app = FastAPI(title="RelateCRM", version=__version__, lifespan=lifespan)
+    rest = RestEndpoint(engine, settings)
+    app.add_route("/rest/{path:path}", rest.handle, methods=["GET", "POST"], include_in_schema=False)
+
+    async def health(_request: Request) -> Response:
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    app.add_route("/healthz", health, methods=["GET"], include_in_schema=False)
+    app.state.engine = engine
+    app.state.settings = settings
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for uvicorn workers: settings come from ``RELATECRM_*`` variables."""
+    return create_app(Settings())

@@ -1,0 +1,75 @@
+"""``crm.deal.*`` handlers: decode parameters, call ``deals.service``, shape the result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from relatecrm.bitrix.call import Call
+from relatecrm.bitrix.envelope import ListResult
+from relatecrm.bitrix.filters import expand_select, parse_filter, parse_order, parse_select
+from relatecrm.bitrix.params import resolve
+from relatecrm.bitrix.render import render_row
+from relatecrm.deals import service
+from relatecrm.deals.fields import FIELDS, OUTPUT_ORDER
+from relatecrm.errors import InvalidParameter
+from relatecrm.listing import ListQuery
+
+TYPES = {name: spec.type for name, spec in FIELDS.items()}
+# `*` means every system field except multiple ones (CONTACT_IDS).
+STAR = [name for name in OUTPUT_ORDER if not FIELDS[name].multiple]
+
+
+def _map_param(call: Call, name: str, *, required: bool) -> dict[str, Any]:
+    value = resolve(call.params, name)
+    if value is None and not required:
+        return {}
+    if value == []:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidParameter.must_be_array(name)
+    return value
+
+
+def _fields(call: Call) -> dict[str, Any]:
+    _map_param(call, "params", required=False)
+    return {str(key).upper(): value for key, value in _map_param(call, "fields", required=True).items()}
+
+
+async def add(call: Call) -> int:
+    return await service.add(call.conn, call.ctx, _fields(call))
+
+
+async def update(call: Call) -> bool:
+    deal_id = service.check_id(resolve(call.params, "id"))
+    await service.update(call.conn, call.ctx, deal_id, _fields(call))
+    return True
+
+
+async def get(call: Call) -> dict[str, Any]:
+    deal_id = service.check_id(resolve(call.params, "id"))
+    deal = await service.get(call.conn, call.ctx, deal_id)
+    return render_row(deal, TYPES, call.ctx.tz)
+
+
+async def list_(call: Call) -> ListResult:
+    query = ListQuery(
+        select=expand_select(
+            parse_select(resolve(call.params, "select")), STAR, (), FIELDS, OUTPUT_ORDER
+        ),
+        conditions=parse_filter(resolve(call.params, "filter")),
+        order=parse_order(resolve(call.params, "order")),
+        start=call.start,
+    )
+    page = await service.list_deals(call.conn, call.ctx, query)
+    rows = [render_row(row, TYPES, call.ctx.tz) for row in page.rows]
+    return ListResult(rows, total=page.total or 0, next=page.next)
+
+
+async def delete(call: Call) -> bool:
+    deal_id = service.check_id(resolve(call.params, "id"))
+    await service.delete(call.conn, call.ctx, deal_id)
+    return True
+
+
+async def fields(call: Call) -> dict[str, Any]:
+    return service.describe_fields()

@@ -1,0 +1,115 @@
+"""Bitrix response envelopes, and the one table mapping errors to the wire.
+
+Success: ``{"result", ["next"], ["total"], "time"}`` in that order. Errors:
+``{"error", "error_description"}`` with no ``time``, never with status 200.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from relatecrm.bitrix.errors import ArgumentError, BitrixError
+from relatecrm.errors import (
+    AccessDenied,
+    CrmError,
+    InvalidFieldValue,
+    InvalidFilter,
+    InvalidId,
+    InvalidOrder,
+    InvalidParameter,
+    NotFound,
+)
+
+JSON_HEADERS = {
+    "content-type": "application/json; charset=utf-8",
+    "access-control-allow-origin": "*",
+    "access-control-allow-headers": "origin, content-type, accept",
+    "x-content-type-options": "nosniff",
+}
+
+# Classic CRM methods report their own errors with an empty code and status 400.
+ERROR_TABLE: dict[type[CrmError], tuple[int, str]] = {
+    NotFound: (400, ""),
+    AccessDenied: (400, ""),
+    InvalidId: (400, ""),
+    InvalidParameter: (400, ""),
+    InvalidFieldValue: (400, ""),
+    InvalidFilter: (400, "INVALID_ARG_VALUE"),
+    InvalidOrder: (400, "INVALID_ARG_VALUE"),
+    CrmError: (400, "ERROR_CORE"),
+}
+
+
+@dataclass
+class ListResult:
+    """A list method's page: ``next`` and ``total`` travel beside ``result``."""
+
+    items: Any
+    total: int | None
+    next: int | None = None
+
+
+def status_and_code(error: CrmError) -> tuple[int, str]:
+    if isinstance(error, BitrixError):
+        return error.status, error.code
+    for cls in type(error).__mro__:
+        if cls in ERROR_TABLE:
+            return ERROR_TABLE[cls]
+    return 400, "ERROR_CORE"
+
+
+def error_body(error: CrmError) -> tuple[int, bytes]:
+    status, code = status_and_code(error)
+    body: dict[str, Any] = {"error": code, "error_description": error.message}
+    if isinstance(error, ArgumentError):
+        body["argument"] = error.argument
+    return status, orjson.dumps(body)
+
+
+def php_json(value: Any) -> Any:
+    """PHP encodes an empty array as ``[]`` even where a map is meant."""
+    if isinstance(value, dict):
+        if not value:
+            return []
+        return {key: php_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [php_json(item) for item in value]
+    return value
+
+
+def time_block(
+    started: float, processing: float, tz: dt.tzinfo, *, operating: bool
+) -> dict[str, Any]:
+    finished = time.time()
+    block: dict[str, Any] = {
+        "start": started,
+        "finish": finished,
+        "duration": finished - started,
+        "processing": processing,
+        "date_start": dt.datetime.fromtimestamp(int(started), tz).isoformat(),
+        "date_finish": dt.datetime.fromtimestamp(int(finished), tz).isoformat(),
+    }
+    if operating:
+        # No operating limiter yet: report an unused budget, as an idle cloud portal does.
+        block["operating_reset_at"] = int(started) + 600
+        block["operating"] = 0.0
+    return block
+
+
+def success_body(result: Any, time: dict[str, Any]) -> bytes:
+    body: dict[str, Any]
+    if isinstance(result, ListResult):
+        body = {"result": php_json(result.items)}
+        if result.next is not None:
+            body["next"] = result.next
+        if result.total is not None:
+            body["total"] = result.total
+    else:
+        body = {"result": php_json(result)}
+    body["time"] = time
+    return orjson.dumps(body)

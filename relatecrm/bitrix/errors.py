@@ -1,0 +1,65 @@
+"""Errors that exist only in the Bitrix dialect; code and status are class attributes."""
+
+from __future__ import annotations
+
+from relatecrm.errors import CrmError
+
+
+class BitrixError(CrmError):
+    """Internal server error"""
+
+    code = "INTERNAL_SERVER_ERROR"
+    status = 500
+
+
+class MethodNotFound(BitrixError):
+    """Method not found!"""
+
+    code = "ERROR_METHOD_NOT_FOUND"
+    status = 404
+
+
+class NoAuthFound(BitrixError):
+    """Wrong authorization data"""
+
+    code = "NO_AUTH_FOUND"
+    status = 401
+
+
+class InvalidCredentials(BitrixError):
+    """Invalid request credentials"""
+
+    code = "INVALID_CREDENTIALS"
+    status = 403
+
+
+class InsufficientScope(BitrixError):
+    """The request requires higher privileges than provided by the webhook token"""
+
+    code = "insufficient_scope"
+    status = 403
+
+
+class WrongTransport(BitrixError):
+    """Wrong transport! Only JSON output is supported."""
+
+    code = "INTERNAL_WRONG_TRANSPORT"
+    status = 400
+
+
+class RequestTooLarge(BitrixError):
+    """Request body is too large."""
+
+    code = "ERROR_REQUEST_TOO_LARGE"
+    status = 413
+
+
+class ArgumentError(BitrixError):
+    """Invalid request arguments."""
+
+    code = "ERROR_ARGUMENT"
+    status = 400
+
+    def __init__(self, message: str, argument: str) -> None:
+        self.argument = argument
+        super().__init__(message)

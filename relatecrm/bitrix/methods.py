@@ -1,0 +1,23 @@
+"""The method table: every Bitrix method RelateCRM answers, in one literal dict.
+
+Look-ups are case-insensitive (b24pysdk sends ``crm.deal.List``); ``docs/compatibility.md``
+is kept in step with this table by a test.
+"""
+
+from __future__ import annotations
+
+from relatecrm.bitrix import deal
+from relatecrm.bitrix.call import Method
+
+METHODS: dict[str, Method] = {
+    "crm.deal.add": Method(deal.add, write=True),
+    "crm.deal.update": Method(deal.update, write=True),
+    "crm.deal.get": Method(deal.get),
+    "crm.deal.list": Method(deal.list_),
+    "crm.deal.delete": Method(deal.delete, write=True),
+    "crm.deal.fields": Method(deal.fields),
+}
+
+
+def find_method(name: str) -> Method | None:
+    return METHODS.get(name.strip().lower())

@@ -1,0 +1,225 @@
+"""The ``relatecrm`` command: serve, migrate, and manage users and webhooks."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from relatecrm.accounts import service as accounts
+from relatecrm.config import Settings
+from relatecrm.db import create_engine, transaction
+from relatecrm.errors import NotFound
+from relatecrm.migrate import upgrade
+
+app = typer.Typer(help="RelateCRM: a self-hosted CRM deals server speaking the Bitrix24 REST API.")
+user_app = typer.Typer(help="Manage users.")
+webhook_app = typer.Typer(help="Manage incoming webhooks (/rest/{user}/{code}/).")
+app.add_typer(user_app, name="user")
+app.add_typer(webhook_app, name="webhook")
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        envvar="RELATECRM_DATABASE_URL",
+        help="SQLAlchemy URL; default sqlite+aiosqlite:///./var/relatecrm.db.",
+    ),
+]
+PublicUrl = Annotated[
+    str | None,
+    typer.Option(envvar="RELATECRM_PUBLIC_URL", help="Base URL printed in webhook URLs."),
+]
+
+
+def _settings(database_url: str | None, public_url: str | None = None, **extra: object) -> Settings:
+    values = {k: v for k, v in extra.items() if v is not None}
+    if database_url:
+        values["database_url"] = database_url
+    if public_url:
+        values["public_url"] = public_url
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def _prepare(settings: Settings) -> str | None:
+    """Migrate, create user 1 on an empty database; the bootstrap webhook code if created."""
+    engine = create_engine(settings.resolved_database_url())
+    try:
+        await upgrade(engine)
+        async with transaction(engine) as conn:
+            admin = await accounts.ensure_admin(conn, now=_now())
+            if admin is None:
+                return None
+            return await accounts.create_webhook(
+                conn, user_id=admin, scopes=["crm"], title="bootstrap", now=_now()
+            )
+    finally:
+        await engine.dispose()
+
+
+def webhook_url(settings: Settings, user_id: int, code: str) -> str:
+    return f"{settings.resolved_public_url()}/rest/{user_id}/{code}/"
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(envvar="RELATECRM_HOST", help="Interface to bind.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(envvar="RELATECRM_PORT", help="Port to bind.")] = 8000,
+    ssl_certfile: Annotated[
+        str | None, typer.Option(envvar="RELATECRM_SSL_CERTFILE", help="TLS certificate (PEM).")
+    ] = None,
+    ssl_keyfile: Annotated[
+        str | None, typer.Option(envvar="RELATECRM_SSL_KEYFILE", help="TLS private key (PEM).")
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(envvar="RELATECRM_WORKERS", help="Server processes.")
+    ] = 1,
+    database_url: DatabaseUrl = None,
+    public_url: PublicUrl = None,
+) -> None:
+    """Apply migrations, create user 1 on an empty database, and serve."""
+    import uvicorn
+
+    settings = _settings(
+        database_url,
+        public_url,
+        host=host,
+        port=port,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+    )
+    code = asyncio.run(_prepare(settings))
+    if code is not None:
+        typer.echo(f"Webhook URL (shown once): {webhook_url(settings, 1, code)}")
+    else:
+        typer.echo(
+            "Webhook codes are stored hashed and cannot be shown again; make a new one with "
+            "`relatecrm webhook create --user 1 --scope crm`."
+        )
+    sys.stdout.flush()
+    # Workers are separate processes: they read the same settings from the environment.
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            os.environ[f"RELATECRM_{name.upper()}"] = str(value)
+    os.environ["RELATECRM_DATABASE_URL"] = settings.resolved_database_url()
+    uvicorn.run(
+        "relatecrm.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        access_log=False,  # the access log would print webhook codes, which are secrets
+        log_level=settings.log_level,
+        proxy_headers=False,
+    )
+
+
+@app.command()
+def migrate(database_url: DatabaseUrl = None) -> None:
+    """Apply pending migrations."""
+
+    async def run() -> None:
+        engine = create_engine(_settings(database_url).resolved_database_url())
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    typer.echo("Database is up to date.")
+
+
+async def _in_transaction(database_url: str | None, work):  # type: ignore[no-untyped-def]
+    engine = create_engine(_settings(database_url).resolved_database_url())
+    try:
+        await upgrade(engine)
+        async with transaction(engine) as conn:
+            return await work(conn)
+    finally:
+        await engine.dispose()
+
+
+@user_app.command("create")
+def user_create(
+    login: Annotated[str, typer.Option(help="Unique login.")],
+    name: Annotated[str, typer.Option(help="First name.")] = "",
+    last_name: Annotated[str, typer.Option(help="Last name.")] = "",
+    email: Annotated[str, typer.Option(help="E-mail.")] = "",
+    admin: Annotated[bool, typer.Option(help="Make the user an administrator.")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a user and print its id."""
+
+    async def work(conn):  # type: ignore[no-untyped-def]
+        return await accounts.create_user(
+            conn, login=login, name=name, last_name=last_name, email=email, is_admin=admin,
+            now=_now(),
+        )
+
+    typer.echo(asyncio.run(_in_transaction(database_url, work)))
+
+
+@webhook_app.command("create")
+def webhook_create(
+    user: Annotated[int, typer.Option(help="The user the webhook acts as.")],
+    scope: Annotated[list[str], typer.Option(help="Scope to grant; repeat for several.")],
+    title: Annotated[str, typer.Option(help="A note for the list.")] = "",
+    database_url: DatabaseUrl = None,
+    public_url: PublicUrl = None,
+) -> None:
+    """Create a webhook and print its full URL (the only time the code is shown)."""
+
+    async def work(conn):  # type: ignore[no-untyped-def]
+        return await accounts.create_webhook(
+            conn, user_id=user, scopes=scope, title=title, now=_now()
+        )
+
+    try:
+        code = asyncio.run(_in_transaction(database_url, work))
+    except NotFound as error:
+        typer.echo(error.message, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(webhook_url(_settings(database_url, public_url), user, code))
+
+
+@webhook_app.command("list")
+def webhook_list(database_url: DatabaseUrl = None) -> None:
+    """List webhooks (their codes cannot be shown: only hashes are stored)."""
+    hooks = asyncio.run(_in_transaction(database_url, accounts.list_webhooks))
+    for hook in hooks:
+        state = "revoked" if hook.revoked else "active"
+        typer.echo(
+            f"{hook.id}\tuser={hook.user_id}\tscopes={','.join(hook.scopes)}\t{state}\t"
+            f"{hook.created_at:%Y-%m-%d %H:%M}\t{hook.title}"
+        )
+
+
+@webhook_app.command("revoke")
+def webhook_revoke(webhook_id: Annotated[int, typer.Argument(help="Id from `webhook list`.")],
+                   database_url: DatabaseUrl = None) -> None:
+    """Revoke a webhook; calls with its code fail from now on."""
+
+    async def work(conn):  # type: ignore[no-untyped-def]
+        await accounts.revoke_webhook(conn, webhook_id, now=_now())
+
+    try:
+        asyncio.run(_in_transaction(database_url, work))
+    except NotFound as error:
+        typer.echo(error.message, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Webhook {webhook_id} revoked.")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,95 @@
+"""The deals table and the deal-contact links."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+
+from relatecrm.db import Money, UtcDateTime, metadata
+
+
+def _flag(name: str, default: str = "N") -> Column[str]:
+    return Column(name, String(1), nullable=False, server_default=default)
+
+
+deals = Table(
+    "deals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("title", String(255), nullable=False),
+    Column("type_id", String(50), nullable=True),
+    Column("stage_id", String(50), nullable=False),
+    Column("probability", Integer, nullable=True),
+    Column("currency_id", String(3), nullable=True),
+    Column("opportunity", Money, nullable=False, server_default="0"),
+    _flag("is_manual_opportunity"),
+    Column("tax_value", Money, nullable=False, server_default="0"),
+    Column("lead_id", Integer, nullable=True),
+    Column("company_id", Integer, nullable=True),
+    Column("contact_id", Integer, nullable=True),
+    Column("quote_id", Integer, nullable=True),
+    Column("begindate", Date, nullable=True),
+    Column("closedate", Date, nullable=True),
+    Column("assigned_by_id", Integer, nullable=False),
+    Column("created_by_id", Integer, nullable=False),
+    Column("modify_by_id", Integer, nullable=False),
+    Column("date_create", UtcDateTime, nullable=False),
+    Column("date_modify", UtcDateTime, nullable=False),
+    _flag("opened", "Y"),
+    _flag("closed"),
+    Column("comments", Text, nullable=True),
+    Column("additional_info", Text, nullable=True),
+    Column("location_id", String(100), nullable=True),
+    Column("category_id", Integer, nullable=False, server_default="0"),
+    Column("stage_semantic_id", String(1), nullable=False, server_default="P"),
+    _flag("is_new", "Y"),
+    _flag("is_recurring"),
+    _flag("is_return_customer"),
+    _flag("is_repeated_approach"),
+    Column("source_id", String(50), nullable=True),
+    Column("source_description", Text, nullable=True),
+    Column("originator_id", String(255), nullable=True),
+    Column("origin_id", String(255), nullable=True),
+    Column("moved_by_id", Integer, nullable=False),
+    Column("moved_time", UtcDateTime, nullable=False),
+    Column("last_activity_time", UtcDateTime, nullable=True),
+    Column("last_activity_by", Integer, nullable=True),
+    Column("utm_source", String(255), nullable=True),
+    Column("utm_medium", String(255), nullable=True),
+    Column("utm_campaign", String(255), nullable=True),
+    Column("utm_content", String(255), nullable=True),
+    Column("utm_term", String(255), nullable=True),
+    Column("trace", Text, nullable=True),
+    # Each index ends in id: an equality filter plus the default ID order (or a keyset
+    # walk) reads one index range, and a date order gets its tie-breaker for free.
+    Index("ix_deals_stage", "stage_id", "id"),
+    Index("ix_deals_category", "category_id", "stage_id", "id"),
+    Index("ix_deals_assigned", "assigned_by_id", "id"),
+    Index("ix_deals_company", "company_id", "id"),
+    Index("ix_deals_date_create", "date_create", "id"),
+    Index("ix_deals_date_modify", "date_modify", "id"),
+    Index("ix_deals_closedate", "closedate", "id"),
+    Index("ix_deals_closed", "closed", "id"),
+    sqlite_autoincrement=True,
+)
+
+deal_contacts = Table(
+    "deal_contacts",
+    metadata,
+    Column("deal_id", Integer, ForeignKey("deals.id", ondelete="CASCADE"), nullable=False),
+    Column("contact_id", Integer, nullable=False),
+    Column("sort", Integer, nullable=False),
+    Column("role_id", Integer, nullable=False, server_default="0"),
+    Column("is_primary", String(1), nullable=False, server_default="N"),
+    PrimaryKeyConstraint("deal_id", "contact_id"),
+    Index("ix_deal_contacts_contact", "contact_id"),
+)

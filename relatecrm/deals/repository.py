@@ -1,0 +1,117 @@
+"""SQL for deals. Field names arrive here already allow-listed by ``deals.fields``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Select, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from relatecrm.deals.fields import FIELDS, SYSTEM_FIELDS
+from relatecrm.deals.models import deal_contacts, deals
+from relatecrm.listing import (
+    PAGE_SIZE,
+    ListQuery,
+    Page,
+    Queryable,
+    compile_order,
+    compile_where,
+    finish_page,
+    page_window,
+)
+
+QUERYABLE: dict[str, Queryable] = {
+    spec.name: Queryable(
+        name=spec.name,
+        type=spec.type,
+        column=deals.c[spec.column_name],
+        likeable=spec.likeable,
+        nullable=bool(deals.c[spec.column_name].nullable),
+    )
+    for spec in SYSTEM_FIELDS
+    if spec.column_name
+}
+
+
+def _columns(names: Iterable[str]) -> list[Any]:
+    return [deals.c[FIELDS[name].column_name or ""].label(name) for name in names]
+
+
+async def insert_deal(conn: AsyncConnection, values: Mapping[str, Any]) -> int:
+    result = await conn.execute(insert(deals).values(**values).returning(deals.c.id))
+    return int(result.scalar_one())
+
+
+async def update_deal(conn: AsyncConnection, deal_id: int, values: Mapping[str, Any]) -> None:
+    if values:
+        await conn.execute(update(deals).where(deals.c.id == deal_id).values(**values))
+
+
+async def delete_deal(conn: AsyncConnection, deal_id: int) -> bool:
+    await conn.execute(delete(deal_contacts).where(deal_contacts.c.deal_id == deal_id))
+    result = await conn.execute(delete(deals).where(deals.c.id == deal_id))
+    return bool(result.rowcount)
+
+
+async def fetch(
+    conn: AsyncConnection, deal_id: int, names: Sequence[str], *, for_update: bool = False
+) -> dict[str, Any] | None:
+    """The named fields of one deal; ``for_update`` locks the row until commit (PostgreSQL)."""
+    stmt = select(*_columns(names)).where(deals.c.id == deal_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    row = (await conn.execute(stmt)).mappings().first()
+    return dict(row) if row is not None else None
+
+
+async def list_page(conn: AsyncConnection, query: ListQuery, tz: dt.tzinfo) -> Page:
+    """One page of 50, counted only when ``start`` asks for it."""
+    where = compile_where(QUERYABLE, query.conditions, tz)
+    order = compile_order(QUERYABLE, query.order, "ID")
+    offset, counted = page_window(query.start)
+    names = list(query.select) or ["ID"]
+    stmt: Select[Any] = (
+        select(*_columns(names)).where(where).order_by(*order).limit(PAGE_SIZE).offset(offset)
+    )
+    rows = [dict(row) for row in (await conn.execute(stmt)).mappings()]
+    if not query.select:
+        rows = [{} for _ in rows]
+    total: int | None = None
+    if counted:
+        if len(rows) < PAGE_SIZE and (offset == 0 or rows):
+            total = offset + len(rows)  # this is the last page: no COUNT needed
+        else:
+            count = select(func.count()).select_from(deals).where(where)
+            total = int((await conn.execute(count)).scalar_one())
+    return finish_page(rows, offset, total)
+
+
+async def set_contacts(conn: AsyncConnection, deal_id: int, contact_ids: Sequence[int]) -> None:
+    """Replace the deal's contact links; the first one is primary, SORT is 10, 20, ..."""
+    await conn.execute(delete(deal_contacts).where(deal_contacts.c.deal_id == deal_id))
+    if contact_ids:
+        await conn.execute(
+            insert(deal_contacts),
+            [
+                {
+                    "deal_id": deal_id,
+                    "contact_id": contact_id,
+                    "sort": (index + 1) * 10,
+                    "role_id": 0,
+                    "is_primary": "Y" if index == 0 else "N",
+                }
+                for index, contact_id in enumerate(contact_ids)
+            ],
+        )
+
+
+async def contact_ids(conn: AsyncConnection, deal_id: int) -> list[int]:
+    """Linked contacts, primary first, then by SORT."""
+    rows = await conn.execute(
+        select(deal_contacts.c.contact_id)
+        .where(deal_contacts.c.deal_id == deal_id)
+        .order_by(deal_contacts.c.is_primary.desc(), deal_contacts.c.sort, deal_contacts.c.contact_id)
+    )
+    return [int(value) for value in rows.scalars()]

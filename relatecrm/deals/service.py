@@ -1,0 +1,275 @@
+"""Deal rules: defaults, writability, stage consistency, contact links and events.
+
+Every dialect's add/update/get/list/delete ends here. Functions take an open
+connection inside the caller's transaction and never commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from relatecrm.accounts.service import user_exists
+from relatecrm.deals import repository
+from relatecrm.deals.fields import FIELDS, OUTPUT_ORDER, TRACE, FieldSpec
+from relatecrm.errors import InvalidFieldValue, InvalidId, NotFound
+from relatecrm.events import outbox
+from relatecrm.listing import ListQuery, Page
+from relatecrm.pipelines import service as pipelines
+from relatecrm.values import Unconvertible, coerce, to_int
+
+ENTITY = "deal"
+DEFAULT_CATEGORY = 0
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who acts, when, and in which time zone dates are read."""
+
+    user_id: int
+    now: dt.datetime
+    tz: dt.tzinfo
+
+
+def describe_fields() -> dict[str, dict[str, Any]]:
+    return {name: spec.describe() for name, spec in FIELDS.items()}
+
+
+def check_id(value: Any) -> int:
+    """A positive deal id, or InvalidId."""
+    try:
+        deal_id = to_int(value)
+    except Unconvertible:
+        raise InvalidId() from None
+    if deal_id <= 0:
+        raise InvalidId()
+    return deal_id
+
+
+def _coerce(spec: FieldSpec, value: Any, ctx: Context) -> Any:
+    try:
+        return coerce(spec.type, value, ctx.tz)
+    except Unconvertible:
+        raise InvalidFieldValue(spec.name, spec.title) from None
+
+
+def _contact_list(value: Any) -> list[int]:
+    spec = FIELDS["CONTACT_IDS"]
+    if isinstance(value, Mapping):
+        items = [value[key] for key in sorted(value, key=lambda k: to_int(k))]
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    elif value is None or value == "":
+        items = []
+    else:
+        items = [value]
+    ids: list[int] = []
+    for item in items:
+        if item is None or item == "":
+            continue
+        try:
+            contact_id = to_int(item)
+        except Unconvertible:
+            raise InvalidFieldValue(spec.name, spec.title) from None
+        if contact_id <= 0:
+            raise InvalidFieldValue(spec.name, spec.title)
+        if contact_id not in ids:
+            ids.append(contact_id)
+    return ids
+
+
+def _writable(fields: Mapping[str, Any], *, creating: bool, ctx: Context) -> dict[str, Any]:
+    """Known, writable fields coerced to Python values; everything else is ignored."""
+    values: dict[str, Any] = {}
+    for name, raw in fields.items():
+        spec = TRACE if creating and name == "TRACE" else FIELDS.get(name)
+        if spec is None or not (spec.writable_on_add if creating else spec.writable_on_update):
+            continue
+        if spec.name == "CONTACT_IDS":
+            values[name] = _contact_list(raw)
+        elif isinstance(raw, Mapping | list):
+            raise InvalidFieldValue(spec.name, spec.title)
+        else:
+            values[name] = _coerce(spec, raw, ctx)
+    # CLOSED follows the stage's semantics; a client cannot set it on its own.
+    values.pop("CLOSED", None)
+    for name in ("COMPANY_ID", "CONTACT_ID"):
+        if values.get(name) is not None and values[name] <= 0:
+            values[name] = None
+    return values
+
+
+async def _check_references(conn: Any, values: dict[str, Any]) -> None:
+    currency = values.get("CURRENCY_ID")
+    if currency is not None and not await pipelines.currency_exists(conn, currency):
+        raise InvalidFieldValue("CURRENCY_ID", FIELDS["CURRENCY_ID"].title)
+    for name, list_name in (("TYPE_ID", "DEAL_TYPE"), ("SOURCE_ID", "SOURCE")):
+        value = values.get(name)
+        if value is not None and value not in await pipelines.status_ids(conn, list_name):
+            raise InvalidFieldValue(name, FIELDS[name].title)
+    assigned = values.get("ASSIGNED_BY_ID")
+    if "ASSIGNED_BY_ID" in values and (assigned is None or not await user_exists(conn, assigned)):
+        raise InvalidFieldValue("ASSIGNED_BY_ID", FIELDS["ASSIGNED_BY_ID"].title)
+    probability = values.get("PROBABILITY")
+    if probability is not None and not 0 <= probability <= 100:
+        raise InvalidFieldValue("PROBABILITY", FIELDS["PROBABILITY"].title)
+
+
+async def _resolve_stage(
+    conn: Any, category_id: int, wanted: str | None, *, creating: bool
+) -> pipelines.Stage | None:
+    """The stage a deal ends up in: None on update means "leave the stage alone".
+
+    A stage of another funnel is ignored (update) or replaced by the funnel's first
+    stage (add), as Bitrix does; a stage that exists in no funnel is an error.
+    """
+    stages = await pipelines.stages_of(conn, category_id)
+    if wanted is not None:
+        for stage in stages:
+            if stage.status_id == wanted:
+                return stage
+        if not await pipelines.stage_exists_anywhere(conn, wanted):
+            raise InvalidFieldValue("STAGE_ID", FIELDS["STAGE_ID"].title)
+    if not creating:
+        return None
+    if not stages:
+        raise InvalidFieldValue("CATEGORY_ID", FIELDS["CATEGORY_ID"].title)
+    return stages[0]
+
+
+def _stage_columns(stage: pipelines.Stage, ctx: Context) -> dict[str, Any]:
+    return {
+        "stage_id": stage.status_id,
+        "stage_semantic_id": stage.semantics,
+        "closed": "N" if stage.semantics == "P" else "Y",
+        "is_new": "Y" if stage.is_first else "N",
+        "moved_by_id": ctx.user_id,
+        "moved_time": ctx.now,
+    }
+
+
+def _columns(values: Mapping[str, Any]) -> dict[str, Any]:
+    columns: dict[str, Any] = {}
+    for name, value in values.items():
+        spec = TRACE if name == "TRACE" else FIELDS[name]
+        if spec.column_name:
+            columns[spec.column_name] = value
+    return columns
+
+
+async def _apply_contacts(
+    conn: Any, deal_id: int, values: Mapping[str, Any], columns: dict[str, Any], creating: bool
+) -> bool:
+    """Keep deal_contacts and the deprecated CONTACT_ID column in step; True if changed."""
+    if "CONTACT_IDS" in values:
+        ids: list[int] = values["CONTACT_IDS"]
+    elif values.get("CONTACT_ID") is not None:
+        contact_id = values["CONTACT_ID"]
+        current = [] if creating else await repository.contact_ids(conn, deal_id)
+        ids = [contact_id] + [c for c in current if c != contact_id]
+    elif "CONTACT_ID" in values and not creating:
+        ids = (await repository.contact_ids(conn, deal_id))[1:]
+    else:
+        return False
+    await repository.set_contacts(conn, deal_id, ids)
+    columns["contact_id"] = ids[0] if ids else None
+    return True
+
+
+async def add(conn: Any, ctx: Context, fields: Mapping[str, Any]) -> int:
+    values = _writable(fields, creating=True, ctx=ctx)
+    await _check_references(conn, values)
+    category_id = values.get("CATEGORY_ID")
+    category_id = DEFAULT_CATEGORY if category_id is None else category_id
+    if category_id < 0 or not await pipelines.category_exists(conn, category_id):
+        raise InvalidFieldValue("CATEGORY_ID", FIELDS["CATEGORY_ID"].title)
+    stage = await _resolve_stage(conn, category_id, values.get("STAGE_ID"), creating=True)
+    assert stage is not None
+    today = ctx.now.astimezone(ctx.tz).date()
+    defaults: dict[str, Any] = {
+        "TYPE_ID": next(iter(await pipelines.status_ids(conn, "DEAL_TYPE")), None),
+        "SOURCE_ID": next(iter(await pipelines.status_ids(conn, "SOURCE")), None),
+        "CURRENCY_ID": await pipelines.base_currency(conn),
+        "ASSIGNED_BY_ID": ctx.user_id,
+        "BEGINDATE": today,
+        "CLOSEDATE": today + dt.timedelta(days=7),
+        "OPENED": "Y",
+    }
+    for name, default in defaults.items():
+        if values.get(name) is None:
+            values[name] = default
+    values.pop("STAGE_ID", None)
+    values["CATEGORY_ID"] = category_id
+    columns = _columns({k: v for k, v in values.items() if k != "CONTACT_IDS"})
+    columns.update(_stage_columns(stage, ctx))
+    columns.setdefault("title", None)
+    title_given = bool(columns["title"])
+    if not title_given:
+        columns["title"] = ""
+    columns.update(
+        created_by_id=ctx.user_id,
+        modify_by_id=ctx.user_id,
+        date_create=ctx.now,
+        date_modify=ctx.now,
+        last_activity_time=ctx.now,
+        last_activity_by=ctx.user_id,
+    )
+    deal_id = await repository.insert_deal(conn, columns)
+    later: dict[str, Any] = {} if title_given else {"title": f"Deal #{deal_id}"}
+    await _apply_contacts(conn, deal_id, values, later, creating=True)
+    await repository.update_deal(conn, deal_id, later)
+    await _record(conn, ctx, "onCrmDealAdd", deal_id)
+    return deal_id
+
+
+async def update(conn: Any, ctx: Context, deal_id: int, fields: Mapping[str, Any]) -> None:
+    current = await repository.fetch(conn, deal_id, ["CATEGORY_ID", "STAGE_ID"], for_update=True)
+    if current is None:
+        raise NotFound()
+    values = _writable(fields, creating=False, ctx=ctx)
+    await _check_references(conn, values)
+    wanted = values.pop("STAGE_ID", None)
+    columns = _columns({k: v for k, v in values.items() if k != "CONTACT_IDS"})
+    if "title" in columns and not columns["title"]:
+        columns["title"] = f"Deal #{deal_id}"
+    for name in ("is_manual_opportunity", "opened", "is_recurring"):
+        if name in columns and columns[name] is None:
+            columns[name] = "N"
+    if wanted is not None and wanted != current["STAGE_ID"]:
+        stage = await _resolve_stage(conn, current["CATEGORY_ID"], wanted, creating=False)
+        if stage is not None:
+            columns.update(_stage_columns(stage, ctx))
+    await _apply_contacts(conn, deal_id, values, columns, creating=False)
+    columns.update(modify_by_id=ctx.user_id, date_modify=ctx.now)
+    await repository.update_deal(conn, deal_id, columns)
+    await _record(conn, ctx, "onCrmDealUpdate", deal_id)
+
+
+async def get(conn: Any, ctx: Context, deal_id: int) -> dict[str, Any]:
+    deal = await repository.fetch(conn, deal_id, OUTPUT_ORDER)
+    if deal is None:
+        raise NotFound()
+    return deal
+
+
+async def list_deals(conn: Any, ctx: Context, query: ListQuery) -> Page:
+    return await repository.list_page(conn, query, ctx.tz)
+
+
+async def delete(conn: Any, ctx: Context, deal_id: int) -> None:
+    if not await repository.delete_deal(conn, deal_id):
+        raise NotFound()
+    await _record(conn, ctx, "onCrmDealDelete", deal_id)
+
+
+async def _record(conn: Any, ctx: Context, event: str, deal_id: int) -> None:
+    await outbox.record(
+        conn,
+        event,
+        entity_type=ENTITY,
+        entity_id=deal_id,
+        payload={"FIELDS": {"ID": deal_id}},
+        now=ctx.now,
+    )

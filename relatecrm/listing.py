@@ -1,0 +1,208 @@
+"""List queries as data, and their translation to SQL.
+
+A dialect parses its own filter syntax into :class:`Condition` objects; this module
+checks every field name against the entity's allow-list, coerces every value to the
+field's type (values are always bound, never spliced) and builds the WHERE and
+ORDER BY clauses. Pages are fixed at 50 rows, as on Bitrix24.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, false, func, not_, or_, true
+from sqlalchemy.sql.elements import UnaryExpression
+
+from relatecrm.errors import InvalidFilter, InvalidOrder
+from relatecrm.values import Unconvertible, coerce, is_null
+
+PAGE_SIZE = 50
+
+# Operators a Condition may carry.
+EQ, NE, GT, GE, LT, LE = "=", "!=", ">", ">=", "<", "<="
+IN, NOT_IN = "in", "not_in"
+CONTAINS, NOT_CONTAINS = "contains", "not_contains"
+LIKE, NOT_LIKE = "like", "not_like"
+OPERATORS = frozenset({EQ, NE, GT, GE, LT, LE, IN, NOT_IN, CONTAINS, NOT_CONTAINS, LIKE, NOT_LIKE})
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``field op value``; several conditions are ANDed."""
+
+    field: str
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """What a list call asks for; ``start < 0`` means "no count, no offset"."""
+
+    select: Sequence[str]
+    conditions: Sequence[Condition] = ()
+    order: Sequence[tuple[str, str]] = ()
+    start: int = 0
+
+
+@dataclass
+class Page:
+    """One page of rows and, unless the caller opted out, the total count."""
+
+    rows: list[dict[str, Any]]
+    total: int | None
+    start: int = 0
+    next: int | None = field(default=None)
+
+
+@dataclass(frozen=True)
+class Queryable:
+    """How one field is filtered and sorted: its type, its column, whether LIKE applies."""
+
+    name: str
+    type: str
+    column: ColumnElement[Any]
+    likeable: bool
+    nullable: bool = True
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _pattern(text: str) -> str:
+    """A Bitrix LIKE pattern: ``%`` is the only wildcard, ``_`` is literal."""
+    return text.replace("\\", "\\\\").replace("_", "\\_")
+
+
+def _coerce_value(spec: Queryable, value: Any, tz: dt.tzinfo) -> Any:
+    if is_null(value) and spec.type != "char":
+        return None
+    if spec.type == "date":
+        # Dates compare as dates; a datetime value is read by its date part.
+        return coerce("date", value, tz)
+    try:
+        return coerce(spec.type, value, tz)
+    except Unconvertible:
+        raise InvalidFilter.bad_value(spec.name) from None
+
+
+def _values_list(spec: Queryable, value: Any, tz: dt.tzinfo) -> list[Any]:
+    items = list(value.values()) if isinstance(value, dict) else value
+    if not isinstance(items, list):
+        items = [items]
+    if any(isinstance(item, dict | list) for item in items):
+        raise InvalidFilter.bad_value(spec.name)
+    return [_coerce_value(spec, item, tz) for item in items]
+
+
+def _equals(column: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
+    if value is None:
+        return column.is_(None)
+    return column == value
+
+
+def _in(column: ColumnElement[Any], values: list[Any]) -> ColumnElement[bool]:
+    present = [v for v in values if v is not None]
+    clauses: list[ColumnElement[bool]] = []
+    if present:
+        clauses.append(column.in_(present))
+    if len(present) != len(values):
+        clauses.append(column.is_(None))
+    return or_(*clauses) if clauses else false()
+
+
+def compile_condition(spec: Queryable, cond: Condition, tz: dt.tzinfo) -> ColumnElement[bool]:
+    """One condition as SQL. "Not" operators keep NULLs, as users mean "anything else"."""
+    column, op = spec.column, cond.op
+    if op in (CONTAINS, NOT_CONTAINS, LIKE, NOT_LIKE) and not spec.likeable:
+        op = EQ if op in (CONTAINS, LIKE) else NE
+    if op in (EQ, NE) and isinstance(cond.value, list | dict):
+        op = IN if op == EQ else NOT_IN
+    if op in (IN, NOT_IN):
+        matched = _in(column, _values_list(spec, cond.value, tz))
+        return matched if op == IN else not_(matched)
+    if isinstance(cond.value, dict | list):
+        raise InvalidFilter.bad_value(spec.name)
+    if op in (CONTAINS, NOT_CONTAINS, LIKE, NOT_LIKE):
+        text = "" if cond.value is None else str(cond.value)
+        if op in (CONTAINS, NOT_CONTAINS):
+            pattern = "%" + _escape_like(text.lower()) + "%"
+        else:
+            pattern = _pattern(text.lower())
+        matched = func.lower(column).like(pattern, escape="\\")
+        if op in (NOT_CONTAINS, NOT_LIKE):
+            return or_(column.is_(None), not_(matched))
+        return matched
+    value = _coerce_value(spec, cond.value, tz)
+    if op == EQ:
+        return _equals(column, value)
+    if op == NE:
+        if value is None:
+            return column.is_not(None)
+        return or_(column.is_(None), column != value)
+    if value is None:
+        raise InvalidFilter.bad_value(spec.name)
+    comparisons: dict[str, Callable[[Any], ColumnElement[bool]]] = {
+        GT: column.__gt__,
+        GE: column.__ge__,
+        LT: column.__lt__,
+        LE: column.__le__,
+    }
+    return comparisons[op](value)
+
+
+def compile_where(
+    fields: Mapping[str, Queryable], conditions: Sequence[Condition], tz: dt.tzinfo
+) -> ColumnElement[bool]:
+    clauses = []
+    for cond in conditions:
+        spec = fields.get(cond.field)
+        if spec is None:
+            raise InvalidFilter.field_not_allowed(cond.field)
+        clauses.append(compile_condition(spec, cond, tz))
+    return and_(true(), *clauses)
+
+
+def compile_order(
+    fields: Mapping[str, Queryable], order: Sequence[tuple[str, str]], id_field: str
+) -> list[UnaryExpression[Any]]:
+    """ORDER BY terms with an ID tie-breaker.
+
+    NULLs sort last ascending and first descending on both backends: that is
+    PostgreSQL's native index order, so an index still serves the ORDER BY there.
+    """
+    terms: list[UnaryExpression[Any]] = []
+    seen_id = False
+    for name, direction in order:
+        spec = fields.get(name)
+        if spec is None:
+            raise InvalidOrder.field_not_allowed(name)
+        normalized = direction.strip().upper() if isinstance(direction, str) else ""
+        if normalized not in ("ASC", "DESC"):
+            raise InvalidOrder.bad_direction(name, str(direction))
+        seen_id = seen_id or name == id_field
+        term = spec.column.asc() if normalized == "ASC" else spec.column.desc()
+        if spec.nullable:
+            term = term.nulls_last() if normalized == "ASC" else term.nulls_first()
+        terms.append(term)
+    if not seen_id:
+        terms.append(fields[id_field].column.asc())
+    return terms
+
+
+def page_window(start: int) -> tuple[int, bool]:
+    """(offset, count?) for a Bitrix ``start``: rounded down to a page; negative skips the count."""
+    if start < 0:
+        return 0, False
+    return (start // PAGE_SIZE) * PAGE_SIZE, True
+
+
+def finish_page(rows: list[dict[str, Any]], offset: int, total: int | None) -> Page:
+    page = Page(rows=rows, total=total, start=offset)
+    if total is not None and offset + PAGE_SIZE < total:
+        page.next = offset + PAGE_SIZE
+    return page

@@ -1,0 +1,8 @@
+"""Imports every domain's tables so that ``db.metadata`` knows the whole schema."""
+
+from relatecrm.accounts import models as accounts
+from relatecrm.deals import models as deals
+from relatecrm.events import models as events
+from relatecrm.pipelines import models as pipelines
+
+__all__ = ["accounts", "deals", "events", "pipelines"]

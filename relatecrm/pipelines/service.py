@@ -1,0 +1,87 @@
+"""Look-ups deals need from funnels, reference lists and currencies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from relatecrm.pipelines.models import categories, currencies, statuses
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A deal stage: its id, its funnel and its semantic group (P, S or F)."""
+
+    status_id: str
+    category_id: int
+    semantics: str
+    is_first: bool
+
+
+def stage_entity_id(category_id: int) -> str:
+    """The reference-list name of a funnel's stages: DEAL_STAGE or DEAL_STAGE_{n}."""
+    return "DEAL_STAGE" if category_id == 0 else f"DEAL_STAGE_{category_id}"
+
+
+async def category_exists(conn: AsyncConnection, category_id: int) -> bool:
+    row = await conn.execute(
+        select(categories.c.id).where(
+            categories.c.id == category_id, categories.c.entity_type_id == 2
+        )
+    )
+    return row.first() is not None
+
+
+async def stages_of(conn: AsyncConnection, category_id: int) -> list[Stage]:
+    """The funnel's stages in sort order; the first is where new deals start."""
+    rows = (
+        await conn.execute(
+            select(statuses.c.status_id, statuses.c.semantics)
+            .where(statuses.c.entity_id == stage_entity_id(category_id))
+            .order_by(statuses.c.sort, statuses.c.id)
+        )
+    ).all()
+    return [
+        Stage(row.status_id, category_id, row.semantics or "P", index == 0)
+        for index, row in enumerate(rows)
+    ]
+
+
+async def find_stage(conn: AsyncConnection, category_id: int, status_id: str) -> Stage | None:
+    for stage in await stages_of(conn, category_id):
+        if stage.status_id == status_id:
+            return stage
+    return None
+
+
+async def stage_exists_anywhere(conn: AsyncConnection, status_id: str) -> bool:
+    row = await conn.execute(
+        select(statuses.c.id).where(
+            statuses.c.status_id == status_id, statuses.c.entity_id.like("DEAL\\_STAGE%", "\\")
+        )
+    )
+    return row.first() is not None
+
+
+async def status_ids(conn: AsyncConnection, entity_id: str) -> list[str]:
+    """The values of one reference list (DEAL_TYPE, SOURCE ...) in sort order."""
+    rows = await conn.execute(
+        select(statuses.c.status_id)
+        .where(statuses.c.entity_id == entity_id)
+        .order_by(statuses.c.sort, statuses.c.id)
+    )
+    return list(rows.scalars())
+
+
+async def currency_exists(conn: AsyncConnection, code: str) -> bool:
+    row = await conn.execute(select(currencies.c.currency).where(currencies.c.currency == code))
+    return row.first() is not None
+
+
+async def base_currency(conn: AsyncConnection) -> str | None:
+    row = await conn.execute(
+        select(currencies.c.currency).order_by(currencies.c.is_base.desc(), currencies.c.sort)
+    )
+    return row.scalars().first()
