@@ -26,7 +26,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="RelateCRM", version=__version__, lifespan=lifespan)
     rest = RestEndpoint(engine, settings)
-    app.add_route("/rest/{path:path}", rest.handle, methods=["GET", "POST"], include_in_schema=False)
+    app.add_route(
+        "/rest/{path:path}", rest.handle, methods=["GET", "POST"], include_in_schema=False
+    )
 
     async def health(_request: Request) -> Response:
         return JSONResponse({"status": "ok", "version": __version__})

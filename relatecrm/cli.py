@@ -80,9 +80,7 @@ def serve(
     ssl_keyfile: Annotated[
         str | None, typer.Option(envvar="RELATECRM_SSL_KEYFILE", help="TLS private key (PEM).")
     ] = None,
-    workers: Annotated[
-        int, typer.Option(envvar="RELATECRM_WORKERS", help="Server processes.")
-    ] = 1,
+    workers: Annotated[int, typer.Option(envvar="RELATECRM_WORKERS", help="Server processes.")] = 1,
     database_url: DatabaseUrl = None,
     public_url: PublicUrl = None,
 ) -> None:
@@ -163,7 +161,12 @@ def user_create(
 
     async def work(conn):  # type: ignore[no-untyped-def]
         return await accounts.create_user(
-            conn, login=login, name=name, last_name=last_name, email=email, is_admin=admin,
+            conn,
+            login=login,
+            name=name,
+            last_name=last_name,
+            email=email,
+            is_admin=admin,
             now=_now(),
         )
 
@@ -206,8 +209,10 @@ def webhook_list(database_url: DatabaseUrl = None) -> None:
 
 
 @webhook_app.command("revoke")
-def webhook_revoke(webhook_id: Annotated[int, typer.Argument(help="Id from `webhook list`.")],
-                   database_url: DatabaseUrl = None) -> None:
+def webhook_revoke(
+    webhook_id: Annotated[int, typer.Argument(help="Id from `webhook list`.")],
+    database_url: DatabaseUrl = None,
+) -> None:
     """Revoke a webhook; calls with its code fail from now on."""
 
     async def work(conn):  # type: ignore[no-untyped-def]

@@ -102,7 +102,8 @@ def _values_list(spec: Queryable, value: Any, tz: dt.tzinfo) -> list[Any]:
 def _equals(column: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
     if value is None:
         return column.is_(None)
-    return column == value
+    matched: ColumnElement[bool] = column == value
+    return matched
 
 
 def _in(column: ColumnElement[Any], values: list[Any]) -> ColumnElement[bool]:

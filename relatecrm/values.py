@@ -77,8 +77,10 @@ def to_decimal(value: Any) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise Unconvertible(value)
     try:
-        number = Decimal(str(value).strip().replace(",", ".")) if isinstance(value, str) else (
-            Decimal(str(value))
+        number = (
+            Decimal(str(value).strip().replace(",", "."))
+            if isinstance(value, str)
+            else (Decimal(str(value)))
         )
     except InvalidOperation as exc:
         raise Unconvertible(value) from exc

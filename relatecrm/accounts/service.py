@@ -108,9 +108,7 @@ async def create_webhook(
     return code
 
 
-async def authenticate_webhook(
-    conn: AsyncConnection, user_ref: str, code: str
-) -> Principal | None:
+async def authenticate_webhook(conn: AsyncConnection, user_ref: str, code: str) -> Principal | None:
     """The principal for ``/rest/{user_ref}/{code}/``, or None if they do not match."""
     user_filter = users.c.id == int(user_ref) if user_ref.isdigit() else users.c.login == user_ref
     rows = await conn.execute(

@@ -32,7 +32,9 @@ def _map_param(call: Call, name: str, *, required: bool) -> dict[str, Any]:
 
 def _fields(call: Call) -> dict[str, Any]:
     _map_param(call, "params", required=False)
-    return {str(key).upper(): value for key, value in _map_param(call, "fields", required=True).items()}
+    return {
+        str(key).upper(): value for key, value in _map_param(call, "fields", required=True).items()
+    }
 
 
 async def add(call: Call) -> int:

@@ -13,12 +13,12 @@ import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.requests import Request
 from starlette.responses import Response
 
 from relatecrm.accounts.service import Principal, authenticate_webhook
-from relatecrm.bitrix.call import Call, Method
+from relatecrm.bitrix.call import Call
 from relatecrm.bitrix.envelope import JSON_HEADERS, error_body, success_body, time_block
 from relatecrm.bitrix.errors import (
     BitrixError,
@@ -120,7 +120,7 @@ class RestEndpoint:
         return 200, body
 
     async def _authenticate(
-        self, conn: Any, user: str | None, code: str | None, credentials: dict[str, Any]
+        self, conn: AsyncConnection, user: str | None, code: str | None, credentials: dict[str, Any]
     ) -> Principal:
         if user is None or code is None:
             # OAuth tokens arrive with the OAuth issue; until then nothing here is valid.

@@ -112,6 +112,8 @@ async def contact_ids(conn: AsyncConnection, deal_id: int) -> list[int]:
     rows = await conn.execute(
         select(deal_contacts.c.contact_id)
         .where(deal_contacts.c.deal_id == deal_id)
-        .order_by(deal_contacts.c.is_primary.desc(), deal_contacts.c.sort, deal_contacts.c.contact_id)
+        .order_by(
+            deal_contacts.c.is_primary.desc(), deal_contacts.c.sort, deal_contacts.c.contact_id
+        )
     )
     return [int(value) for value in rows.scalars()]

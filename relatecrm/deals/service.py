@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from relatecrm.accounts.service import user_exists
 from relatecrm.deals import repository
 from relatecrm.deals.fields import FIELDS, OUTPUT_ORDER, TRACE, FieldSpec
@@ -101,7 +103,7 @@ def _writable(fields: Mapping[str, Any], *, creating: bool, ctx: Context) -> dic
     return values
 
 
-async def _check_references(conn: Any, values: dict[str, Any]) -> None:
+async def _check_references(conn: AsyncConnection, values: dict[str, Any]) -> None:
     currency = values.get("CURRENCY_ID")
     if currency is not None and not await pipelines.currency_exists(conn, currency):
         raise InvalidFieldValue("CURRENCY_ID", FIELDS["CURRENCY_ID"].title)
@@ -118,7 +120,7 @@ async def _check_references(conn: Any, values: dict[str, Any]) -> None:
 
 
 async def _resolve_stage(
-    conn: Any, category_id: int, wanted: str | None, *, creating: bool
+    conn: AsyncConnection, category_id: int, wanted: str | None, *, creating: bool
 ) -> pipelines.Stage | None:
     """The stage a deal ends up in: None on update means "leave the stage alone".
 
@@ -160,7 +162,11 @@ def _columns(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def _apply_contacts(
-    conn: Any, deal_id: int, values: Mapping[str, Any], columns: dict[str, Any], creating: bool
+    conn: AsyncConnection,
+    deal_id: int,
+    values: Mapping[str, Any],
+    columns: dict[str, Any],
+    creating: bool,
 ) -> bool:
     """Keep deal_contacts and the deprecated CONTACT_ID column in step; True if changed."""
     if "CONTACT_IDS" in values:
@@ -178,7 +184,7 @@ async def _apply_contacts(
     return True
 
 
-async def add(conn: Any, ctx: Context, fields: Mapping[str, Any]) -> int:
+async def add(conn: AsyncConnection, ctx: Context, fields: Mapping[str, Any]) -> int:
     values = _writable(fields, creating=True, ctx=ctx)
     await _check_references(conn, values)
     category_id = values.get("CATEGORY_ID")
@@ -224,7 +230,9 @@ async def add(conn: Any, ctx: Context, fields: Mapping[str, Any]) -> int:
     return deal_id
 
 
-async def update(conn: Any, ctx: Context, deal_id: int, fields: Mapping[str, Any]) -> None:
+async def update(
+    conn: AsyncConnection, ctx: Context, deal_id: int, fields: Mapping[str, Any]
+) -> None:
     current = await repository.fetch(conn, deal_id, ["CATEGORY_ID", "STAGE_ID"], for_update=True)
     if current is None:
         raise NotFound()
@@ -247,24 +255,24 @@ async def update(conn: Any, ctx: Context, deal_id: int, fields: Mapping[str, Any
     await _record(conn, ctx, "onCrmDealUpdate", deal_id)
 
 
-async def get(conn: Any, ctx: Context, deal_id: int) -> dict[str, Any]:
+async def get(conn: AsyncConnection, ctx: Context, deal_id: int) -> dict[str, Any]:
     deal = await repository.fetch(conn, deal_id, OUTPUT_ORDER)
     if deal is None:
         raise NotFound()
     return deal
 
 
-async def list_deals(conn: Any, ctx: Context, query: ListQuery) -> Page:
+async def list_deals(conn: AsyncConnection, ctx: Context, query: ListQuery) -> Page:
     return await repository.list_page(conn, query, ctx.tz)
 
 
-async def delete(conn: Any, ctx: Context, deal_id: int) -> None:
+async def delete(conn: AsyncConnection, ctx: Context, deal_id: int) -> None:
     if not await repository.delete_deal(conn, deal_id):
         raise NotFound()
     await _record(conn, ctx, "onCrmDealDelete", deal_id)
 
 
-async def _record(conn: Any, ctx: Context, event: str, deal_id: int) -> None:
+async def _record(conn: AsyncConnection, ctx: Context, event: str, deal_id: int) -> None:
     await outbox.record(
         conn,
         event,
