@@ -150,11 +150,15 @@ async def _in_transaction(database_url: str | None, work):  # type: ignore[no-un
 
 @user_app.command("create")
 def user_create(
-    login: Annotated[str, typer.Option(help="Unique login.")],
-    name: Annotated[str, typer.Option(help="First name.")] = "",
-    last_name: Annotated[str, typer.Option(help="Last name.")] = "",
-    email: Annotated[str, typer.Option(help="E-mail.")] = "",
-    admin: Annotated[bool, typer.Option(help="Make the user an administrator.")] = False,
+    login: Annotated[str, typer.Option(envvar="RELATECRM_USER_LOGIN", help="Unique login.")],
+    name: Annotated[str, typer.Option(envvar="RELATECRM_USER_NAME", help="First name.")] = "",
+    last_name: Annotated[
+        str, typer.Option(envvar="RELATECRM_USER_LAST_NAME", help="Last name.")
+    ] = "",
+    email: Annotated[str, typer.Option(envvar="RELATECRM_USER_EMAIL", help="E-mail.")] = "",
+    admin: Annotated[
+        bool, typer.Option(envvar="RELATECRM_USER_ADMIN", help="Make the user an administrator.")
+    ] = False,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create a user and print its id."""
@@ -175,9 +179,16 @@ def user_create(
 
 @webhook_app.command("create")
 def webhook_create(
-    user: Annotated[int, typer.Option(help="The user the webhook acts as.")],
-    scope: Annotated[list[str], typer.Option(help="Scope to grant; repeat for several.")],
-    title: Annotated[str, typer.Option(help="A note for the list.")] = "",
+    user: Annotated[
+        int, typer.Option(envvar="RELATECRM_WEBHOOK_USER", help="The user the webhook acts as.")
+    ],
+    scope: Annotated[
+        list[str],
+        typer.Option(envvar="RELATECRM_WEBHOOK_SCOPE", help="Scope to grant; repeat for several."),
+    ],
+    title: Annotated[
+        str, typer.Option(envvar="RELATECRM_WEBHOOK_TITLE", help="A note for the list.")
+    ] = "",
     database_url: DatabaseUrl = None,
     public_url: PublicUrl = None,
 ) -> None:

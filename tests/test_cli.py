@@ -1,0 +1,76 @@
+"""The relatecrm command in-process, against fresh databases on both backends."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from relatecrm.cli import app
+
+URL = re.compile(r"^https://crm\.example\.com/rest/(\d+)/([0-9a-f]{16})/$")
+
+
+@pytest.fixture
+def run(empty_database_url: str):  # type: ignore[no-untyped-def]
+    runner = CliRunner()
+    env = {
+        "RELATECRM_DATABASE_URL": empty_database_url,
+        "RELATECRM_PUBLIC_URL": "https://crm.example.com",
+    }
+
+    def invoke(*args: str) -> tuple[int, str, str]:
+        result = runner.invoke(app, list(args), env=env)
+        return result.exit_code, result.stdout, result.stderr
+
+    return invoke
+
+
+def test_user_and_webhook_lifecycle(run) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = run("user", "create", "--login", "ann", "--name", "Ann", "--admin")
+    assert code == 0 and out.strip() == "1"
+    code, out, _ = run("webhook", "create", "--user", "1", "--scope", "crm", "--scope", "user")
+    assert code == 0
+    lines = out.splitlines()
+    assert len(lines) == 1 and URL.match(lines[0]), out
+    secret = URL.match(lines[0]).group(2)  # type: ignore[union-attr]
+    code, out, _ = run("webhook", "list")
+    assert code == 0 and "scopes=crm,user" in out and "active" in out
+    assert secret not in out, "webhook codes are never shown again"
+    code, out, _ = run("webhook", "revoke", "1")
+    assert code == 0
+    code, out, _ = run("webhook", "list")
+    assert "revoked" in out
+    code, _, err = run("webhook", "revoke", "1")
+    assert code == 1 and "already revoked" in err
+
+
+def test_webhook_for_unknown_user_fails(run) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run("webhook", "create", "--user", "42", "--scope", "crm")
+    assert code == 1 and out == "" and "User 42 not found" in err
+
+
+def test_migrate_twice(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("migrate")[0] == 0
+    code, out, _ = run("migrate")
+    assert code == 0 and "up to date" in out
+
+
+def test_every_option_names_its_environment_variable() -> None:
+    runner = CliRunner()
+    for command in (["serve"], ["migrate"], ["user", "create"], ["webhook", "create"]):
+        help_text = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "300"}).stdout
+        options = {o for o in re.findall(r"--([a-z-]+)", help_text) if not o.startswith("no-")}
+        options -= {"help"}
+        assert options, command
+        assert help_text.count("RELATECRM_") >= len(options), (command, help_text)
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "relatecrm", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0 and "serve" in result.stdout
