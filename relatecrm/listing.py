@@ -81,10 +81,8 @@ def _pattern(text: str) -> str:
 def _coerce_value(spec: Queryable, value: Any, tz: dt.tzinfo) -> Any:
     if is_null(value) and spec.type != "char":
         return None
-    if spec.type == "date":
-        # Dates compare as dates; a datetime value is read by its date part.
-        return coerce("date", value, tz)
     try:
+        # Dates compare as dates: a datetime value is read by its date part.
         return coerce(spec.type, value, tz)
     except Unconvertible:
         raise InvalidFilter.bad_value(spec.name) from None
@@ -130,6 +128,8 @@ def compile_condition(spec: Queryable, cond: Condition, tz: dt.tzinfo) -> Column
         raise InvalidFilter.bad_value(spec.name)
     if op in (CONTAINS, NOT_CONTAINS, LIKE, NOT_LIKE):
         text = "" if cond.value is None else str(cond.value)
+        if "\x00" in text:
+            raise InvalidFilter.bad_value(spec.name)
         if op in (CONTAINS, NOT_CONTAINS):
             pattern = "%" + _escape_like(text.lower()) + "%"
         else:
