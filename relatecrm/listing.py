@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, func, not_, or_, true
+from sqlalchemy import ColumnElement, and_, false, func, literal, not_, or_, true
 from sqlalchemy.sql.elements import UnaryExpression
 
 from relatecrm.errors import InvalidFilter, InvalidOrder
@@ -130,11 +130,11 @@ def compile_condition(spec: Queryable, cond: Condition, tz: dt.tzinfo) -> Column
         text = "" if cond.value is None else str(cond.value)
         if "\x00" in text:
             raise InvalidFilter.bad_value(spec.name)
-        if op in (CONTAINS, NOT_CONTAINS):
-            pattern = "%" + _escape_like(text.lower()) + "%"
-        else:
-            pattern = _pattern(text.lower())
-        matched = func.lower(column).like(pattern, escape="\\")
+        pattern = (
+            "%" + _escape_like(text) + "%" if op in (CONTAINS, NOT_CONTAINS) else _pattern(text)
+        )
+        # Both sides fold with the database's lower(): Python folds Σ and İ differently.
+        matched = func.lower(column).like(func.lower(literal(pattern)), escape="\\")
         if op in (NOT_CONTAINS, NOT_LIKE):
             return or_(column.is_(None), not_(matched))
         return matched

@@ -119,7 +119,10 @@ def parse_datetime(value: Any, tz: dt.tzinfo) -> dt.datetime:
         raise Unconvertible(value)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
-    return parsed
+    try:
+        return parsed.astimezone(dt.UTC)
+    except (OverflowError, ValueError) as exc:  # e.g. year 9999 at UTC-12
+        raise Unconvertible(value) from exc
 
 
 def parse_date(value: Any) -> dt.date:

@@ -110,7 +110,14 @@ async def create_webhook(
 
 async def authenticate_webhook(conn: AsyncConnection, user_ref: str, code: str) -> Principal | None:
     """The principal for ``/rest/{user_ref}/{code}/``, or None if they do not match."""
-    user_filter = users.c.id == int(user_ref) if user_ref.isdigit() else users.c.login == user_ref
+    if "\x00" in user_ref or len(user_ref) > 255:
+        return None
+    if user_ref.isascii() and user_ref.isdigit():
+        if len(user_ref) > 10 or int(user_ref) > 2**31 - 1:
+            return None
+        user_filter = users.c.id == int(user_ref)
+    else:
+        user_filter = users.c.login == user_ref
     rows = await conn.execute(
         select(webhooks.c.code_hash, webhooks.c.scopes, users.c.id, users.c.is_admin)
         .join(users, users.c.id == webhooks.c.user_id)

@@ -6,7 +6,13 @@ from typing import Any
 
 from relatecrm.bitrix.call import Call
 from relatecrm.bitrix.envelope import ListResult
-from relatecrm.bitrix.filters import expand_select, parse_filter, parse_order, parse_select
+from relatecrm.bitrix.filters import (
+    ascii_upper,
+    expand_select,
+    parse_filter,
+    parse_order,
+    parse_select,
+)
 from relatecrm.bitrix.params import resolve
 from relatecrm.bitrix.render import render_row
 from relatecrm.deals import service
@@ -32,9 +38,8 @@ def _map_param(call: Call, name: str, *, required: bool) -> dict[str, Any]:
 
 def _fields(call: Call) -> dict[str, Any]:
     _map_param(call, "params", required=False)
-    return {
-        str(key).upper(): value for key, value in _map_param(call, "fields", required=True).items()
-    }
+    fields = _map_param(call, "fields", required=True)
+    return {ascii_upper(str(key)): value for key, value in fields.items()}
 
 
 async def add(call: Call) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import re
 import time
 from typing import Any
@@ -34,7 +35,6 @@ from relatecrm.config import Settings
 from relatecrm.db import transaction
 from relatecrm.deals.service import Context
 from relatecrm.errors import CrmError
-from relatecrm.values import Unconvertible, to_int
 
 log = logging.getLogger("relatecrm.rest")
 SLASHES = re.compile(r"/{2,}")
@@ -59,17 +59,29 @@ def parse_path(path: str) -> tuple[str | None, str | None, str]:
     return user, code, method
 
 
+LEADING_INT = re.compile(r"\s*([+-]?\d+)")
+MAX_START = 2**62
+
+
 def page_start(params: dict[str, Any]) -> int:
-    """Bitrix reads only ``start`` for paging; we also accept ``START``."""
+    """Bitrix reads only ``start`` for paging (we also accept ``START``) with PHP ``intval``.
+
+    So ``"50abc"`` is 50, ``50.7`` is 50, and anything unreadable is 0.
+    """
     raw = params.pop("start", None)
     upper = params.pop("START", None)
     value = raw if raw is not None else upper
-    if value is None or value == "":
-        return 0
-    try:
-        return to_int(value)
-    except Unconvertible:
-        return 0
+    if isinstance(value, bool):
+        number = int(value)
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, float):
+        number = int(value) if math.isfinite(value) else 0
+    elif isinstance(value, str) and (match := LEADING_INT.match(value)):
+        number = int(match.group(1))
+    else:
+        number = 0
+    return -1 if number < 0 else min(number, MAX_START)
 
 
 class RestEndpoint:

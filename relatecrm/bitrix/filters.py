@@ -43,6 +43,11 @@ PREFIXES: tuple[tuple[str, str], ...] = (
 )
 
 
+def ascii_upper(name: str) -> str:
+    """Upper-case ASCII names only: ``"tıtle".upper()`` is ``"TITLE"`` in Python."""
+    return name.upper() if name.isascii() else name
+
+
 def _as_mapping(value: Any, name: str) -> dict[str, Any]:
     """PHP sends an empty array as ``[]``; anything else that is not a map is refused."""
     if value is None or value == [] or value == "":
@@ -66,13 +71,13 @@ def parse_filter(raw: Any, *, upper: bool = True) -> list[Condition]:
         op, name = split_key(str(key).strip())
         if not name:
             raise InvalidFilter.field_not_allowed(str(key))
-        conditions.append(Condition(name.upper() if upper else name, op, value))
+        conditions.append(Condition(ascii_upper(name) if upper else name, op, value))
     return conditions
 
 
 def parse_order(raw: Any, *, upper: bool = True) -> list[tuple[str, str]]:
     return [
-        (str(key).upper() if upper else str(key), value if isinstance(value, str) else "")
+        (ascii_upper(str(key)) if upper else str(key), value if isinstance(value, str) else "")
         for key, value in _as_mapping(raw, "order").items()
     ]
 
@@ -98,7 +103,7 @@ def expand_select(
     output_order: Iterable[str],
 ) -> list[str]:
     """Masks expanded, unknown names dropped, in the entity's canonical output order."""
-    wanted = ["*", "UF_*"] if requested is None else [name.upper() for name in requested]
+    wanted = ["*", "UF_*"] if requested is None else [ascii_upper(name) for name in requested]
     allowed = set(known)
     chosen: set[str] = set()
     for name in wanted:

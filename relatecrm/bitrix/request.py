@@ -12,7 +12,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
+from starlette.types import Message
 
 from relatecrm.bitrix.errors import ArgumentError, RequestTooLarge
 from relatecrm.bitrix.params import ParamsLimitError, merge_params, parse_php_query
@@ -83,19 +86,37 @@ async def read_params(
     if request.method != "POST":
         return query
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    raw = await read_body(request, max_body)
     if content_type == "multipart/form-data":
-        form = await request.form(max_files=0, max_fields=max_keys)
-        pairs = [(key, value) for key, value in form.multi_items() if isinstance(value, str)]
-        body = decode_form(urlencode(pairs), max_keys, max_depth)
+        body = await decode_multipart(request, raw, max_keys, max_depth)
+    elif not raw.strip():
+        body = {}
+    elif content_type == "application/json":
+        body = decode_json(raw, max_keys, max_depth)
     else:
-        raw = await read_body(request, max_body)
-        if not raw.strip():
-            body = {}
-        elif content_type == "application/json":
-            body = decode_json(raw, max_keys, max_depth)
-        else:
-            body = decode_form(raw, max_keys, max_depth)
+        body = decode_form(raw, max_keys, max_depth)
     return merge_params(query, body)
+
+
+async def decode_multipart(
+    request: Request, raw: bytes, max_keys: int, max_depth: int
+) -> dict[str, Any]:
+    """Multipart fields are flat ``name=value`` pairs: decode their names like a form."""
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if delivered:
+            return {"type": "http.disconnect"}
+        delivered = True
+        return {"type": "http.request", "body": raw, "more_body": False}
+
+    try:
+        form = await Request(request.scope, replay).form(max_files=0, max_fields=max_keys)
+    except (HTTPException, MultiPartException) as exc:
+        raise ArgumentError(f"Malformed multipart body: {exc}", "body") from None
+    pairs = [(key, value) for key, value in form.multi_items() if isinstance(value, str)]
+    return decode_form(urlencode(pairs), max_keys, max_depth)
 
 
 def split_params(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Select, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from relatecrm.deals.fields import FIELDS, SYSTEM_FIELDS
+from relatecrm.deals.fields import FIELDS, SYSTEM_FIELDS, FieldSpec
 from relatecrm.deals.models import deal_contacts, deals
 from relatecrm.listing import (
     PAGE_SIZE,
@@ -22,6 +22,8 @@ from relatecrm.listing import (
     page_window,
 )
 
+MAX_TEXT = 65535
+
 QUERYABLE: dict[str, Queryable] = {
     spec.name: Queryable(
         name=spec.name,
@@ -33,6 +35,12 @@ QUERYABLE: dict[str, Queryable] = {
     for spec in SYSTEM_FIELDS
     if spec.column_name
 }
+
+
+def max_length(spec: FieldSpec) -> int:
+    """The longest string the field's column holds (PostgreSQL refuses longer ones)."""
+    length = getattr(deals.c[spec.column_name].type, "length", None) if spec.column_name else None
+    return int(length) if length else MAX_TEXT
 
 
 def _columns(names: Iterable[str]) -> list[Any]:

@@ -52,15 +52,21 @@ def check_id(value: Any) -> int:
 
 def _coerce(spec: FieldSpec, value: Any, ctx: Context) -> Any:
     try:
-        return coerce(spec.type, value, ctx.tz)
+        coerced = coerce(spec.type, value, ctx.tz)
     except Unconvertible:
         raise InvalidFieldValue(spec.name, spec.title) from None
+    if isinstance(coerced, str) and len(coerced) > repository.max_length(spec):
+        raise InvalidFieldValue(spec.name, spec.title)
+    return coerced
 
 
 def _contact_list(value: Any) -> list[int]:
     spec = FIELDS["CONTACT_IDS"]
     if isinstance(value, Mapping):
-        items = [value[key] for key in sorted(value, key=lambda k: to_int(k))]
+        # PHP arrays: ordered by index when the keys are 0..n-1, else in the given order.
+        keys = list(value)
+        indexed = all(str(k).isascii() and str(k).isdigit() for k in keys)
+        items = [value[k] for k in (sorted(keys, key=lambda k: int(k)) if indexed else keys)]
     elif isinstance(value, list | tuple):
         items = list(value)
     elif value is None or value == "":
