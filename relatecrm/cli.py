@@ -120,6 +120,8 @@ def serve(
         access_log=False,  # the access log would print webhook codes, which are secrets
         log_level=settings.log_level,
         proxy_headers=False,
+        # An idle keep-alive client must not hold a SIGTERM for uvicorn's 30 s default.
+        timeout_graceful_shutdown=5,
     )
 
 
