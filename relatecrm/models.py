@@ -3,6 +3,7 @@
 from relatecrm.accounts import models as accounts
 from relatecrm.deals import models as deals
 from relatecrm.events import models as events
+from relatecrm.pipelines import history
 from relatecrm.pipelines import models as pipelines
 
-__all__ = ["accounts", "deals", "events", "pipelines"]
+__all__ = ["accounts", "deals", "events", "history", "pipelines"]

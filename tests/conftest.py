@@ -7,6 +7,7 @@ server cannot be reached the PostgreSQL half is skipped locally, and fails under
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -25,7 +26,7 @@ from relatecrm.accounts import service as accounts
 from relatecrm.app import create_app
 from relatecrm.config import Settings
 from relatecrm.db import create_engine, transaction
-from relatecrm.migrate import upgrade
+from relatecrm.migrate import MIGRATIONS, upgrade
 
 PG_URL = os.environ.get(
     "RELATECRM_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -104,18 +105,49 @@ async def engine(
     await _drop_database(name)
 
 
+def _seed_migration() -> Any:
+    path = next((MIGRATIONS / "versions").glob("*_0002_seed_reference_data.py"))
+    spec = importlib.util.spec_from_file_location("seed_reference_data", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SEED = _seed_migration()
+
+
+async def _reseed_reference_data(conn: Any) -> None:
+    """Put funnels, stages, types, sources and currencies back to the migration's seed."""
+    from relatecrm.pipelines.models import categories, currencies, statuses
+
+    for table in (statuses, currencies, categories):
+        await conn.execute(delete(table))
+
+    def seed(sync_conn: Any) -> None:
+        from alembic.migration import MigrationContext
+        from alembic.operations import Operations
+
+        with Operations.context(MigrationContext.configure(sync_conn)):
+            SEED.upgrade()
+
+    await conn.run_sync(seed)
+
+
 @pytest.fixture
 async def db(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
-    """The shared database, emptied of deals, events and extra users before the test."""
+    """The shared database, back to its freshly migrated state before the test."""
     from relatecrm.accounts.models import users, webhooks
     from relatecrm.deals.models import deal_contacts, deals
     from relatecrm.events.models import outbox
+    from relatecrm.pipelines.history import stage_history
 
     async with transaction(engine) as conn:
-        for table in (deal_contacts, deals, outbox, webhooks):
+        for table in (stage_history, deal_contacts, deals, outbox, webhooks):
             await conn.execute(delete(table))
         await conn.execute(delete(users).where(users.c.id != 1))
         await accounts.ensure_admin(conn, now=_now())
+        await _reseed_reference_data(conn)
     yield engine
 
 

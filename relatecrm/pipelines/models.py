@@ -9,11 +9,14 @@ from relatecrm.db import UtcDateTime, metadata
 categories = Table(
     "categories",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=False),
+    # The default funnel is id 0 (seeded); new funnels take 1, 2, ... from the sequence.
+    Column("id", Integer, primary_key=True, autoincrement=True),
     Column("entity_type_id", Integer, nullable=False, server_default="2"),
     Column("name", String(255), nullable=False),
     Column("sort", Integer, nullable=False, server_default="500"),
     Column("is_default", Boolean, nullable=False, server_default="0"),
+    Column("origin_id", String(255), nullable=True),
+    Column("originator_id", String(255), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
 )
 
