@@ -13,7 +13,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, func, literal, not_, or_, true
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    and_,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import UnaryExpression
 
 from relatecrm.errors import InvalidFilter, InvalidOrder
@@ -46,6 +58,8 @@ class ListQuery:
     conditions: Sequence[Condition] = ()
     order: Sequence[tuple[str, str]] = ()
     start: int = 0
+    # Classic methods round ``start`` down to a page; engine controllers use it exactly.
+    round_start: bool = True
 
 
 @dataclass
@@ -195,11 +209,46 @@ def compile_order(
     return terms
 
 
-def page_window(start: int) -> tuple[int, bool]:
-    """(offset, count?) for a Bitrix ``start``: rounded down to a page; negative skips the count."""
+def page_window(start: int, round_start: bool = True) -> tuple[int, bool]:
+    """(offset, count?) for a Bitrix ``start``; a negative start skips the count."""
     if start < 0:
         return 0, False
-    return (start // PAGE_SIZE) * PAGE_SIZE, True
+    return ((start // PAGE_SIZE) * PAGE_SIZE if round_start else start), True
+
+
+async def fetch_page(
+    conn: AsyncConnection,
+    source: FromClause,
+    fields: Mapping[str, Queryable],
+    query: ListQuery,
+    tz: dt.tzinfo,
+    *,
+    id_field: str = "ID",
+) -> Page:
+    """One page of 50 selected fields, counted only when ``start`` asks for it."""
+    where = compile_where(fields, query.conditions, tz)
+    order = compile_order(fields, query.order, id_field)
+    offset, counted = page_window(query.start, query.round_start)
+    names = list(query.select) or [id_field]
+    stmt = (
+        select(*(fields[name].column.label(name) for name in names))
+        .select_from(source)
+        .where(where)
+        .order_by(*order)
+        .limit(PAGE_SIZE)
+        .offset(offset)
+    )
+    rows = [dict(row) for row in (await conn.execute(stmt)).mappings()]
+    if not query.select:
+        rows = [{} for _ in rows]
+    total: int | None = None
+    if counted:
+        if len(rows) < PAGE_SIZE and (offset == 0 or rows):
+            total = offset + len(rows)  # this is the last page: no COUNT needed
+        else:
+            count = select(func.count()).select_from(source).where(where)
+            total = int((await conn.execute(count)).scalar_one())
+    return finish_page(rows, offset, total)
 
 
 def finish_page(rows: list[dict[str, Any]], offset: int, total: int | None) -> Page:

@@ -6,21 +6,12 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Select, delete, func, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relatecrm.deals.fields import FIELDS, SYSTEM_FIELDS, FieldSpec
 from relatecrm.deals.models import deal_contacts, deals
-from relatecrm.listing import (
-    PAGE_SIZE,
-    ListQuery,
-    Page,
-    Queryable,
-    compile_order,
-    compile_where,
-    finish_page,
-    page_window,
-)
+from relatecrm.listing import ListQuery, Page, Queryable, fetch_page
 
 MAX_TEXT = 65535
 
@@ -75,25 +66,7 @@ async def fetch(
 
 
 async def list_page(conn: AsyncConnection, query: ListQuery, tz: dt.tzinfo) -> Page:
-    """One page of 50, counted only when ``start`` asks for it."""
-    where = compile_where(QUERYABLE, query.conditions, tz)
-    order = compile_order(QUERYABLE, query.order, "ID")
-    offset, counted = page_window(query.start)
-    names = list(query.select) or ["ID"]
-    stmt: Select[Any] = (
-        select(*_columns(names)).where(where).order_by(*order).limit(PAGE_SIZE).offset(offset)
-    )
-    rows = [dict(row) for row in (await conn.execute(stmt)).mappings()]
-    if not query.select:
-        rows = [{} for _ in rows]
-    total: int | None = None
-    if counted:
-        if len(rows) < PAGE_SIZE and (offset == 0 or rows):
-            total = offset + len(rows)  # this is the last page: no COUNT needed
-        else:
-            count = select(func.count()).select_from(deals).where(where)
-            total = int((await conn.execute(count)).scalar_one())
-    return finish_page(rows, offset, total)
+    return await fetch_page(conn, deals, QUERYABLE, query, tz)
 
 
 async def set_contacts(conn: AsyncConnection, deal_id: int, contact_ids: Sequence[int]) -> None:

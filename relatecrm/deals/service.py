@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relatecrm.accounts.service import user_exists
-from relatecrm.deals import repository
+from relatecrm.deals import repository, stages
 from relatecrm.deals.fields import FIELDS, OUTPUT_ORDER, TRACE, FieldSpec
 from relatecrm.errors import InvalidFieldValue, InvalidId, NotFound
 from relatecrm.events import outbox
@@ -125,39 +125,6 @@ async def _check_references(conn: AsyncConnection, values: dict[str, Any]) -> No
         raise InvalidFieldValue("PROBABILITY", FIELDS["PROBABILITY"].title)
 
 
-async def _resolve_stage(
-    conn: AsyncConnection, category_id: int, wanted: str | None, *, creating: bool
-) -> pipelines.Stage | None:
-    """The stage a deal ends up in: None on update means "leave the stage alone".
-
-    A stage of another funnel is ignored (update) or replaced by the funnel's first
-    stage (add), as Bitrix does; a stage that exists in no funnel is an error.
-    """
-    stages = await pipelines.stages_of(conn, category_id)
-    if wanted is not None:
-        for stage in stages:
-            if stage.status_id == wanted:
-                return stage
-        if not await pipelines.stage_exists_anywhere(conn, wanted):
-            raise InvalidFieldValue("STAGE_ID", FIELDS["STAGE_ID"].title)
-    if not creating:
-        return None
-    if not stages:
-        raise InvalidFieldValue("CATEGORY_ID", FIELDS["CATEGORY_ID"].title)
-    return stages[0]
-
-
-def _stage_columns(stage: pipelines.Stage, ctx: Context) -> dict[str, Any]:
-    return {
-        "stage_id": stage.status_id,
-        "stage_semantic_id": stage.semantics,
-        "closed": "N" if stage.semantics == "P" else "Y",
-        "is_new": "Y" if stage.is_first else "N",
-        "moved_by_id": ctx.user_id,
-        "moved_time": ctx.now,
-    }
-
-
 def _columns(values: Mapping[str, Any]) -> dict[str, Any]:
     columns: dict[str, Any] = {}
     for name, value in values.items():
@@ -197,7 +164,7 @@ async def add(conn: AsyncConnection, ctx: Context, fields: Mapping[str, Any]) ->
     category_id = DEFAULT_CATEGORY if category_id is None else category_id
     if category_id < 0 or not await pipelines.category_exists(conn, category_id):
         raise InvalidFieldValue("CATEGORY_ID", FIELDS["CATEGORY_ID"].title)
-    stage = await _resolve_stage(conn, category_id, values.get("STAGE_ID"), creating=True)
+    stage = await stages.resolve(conn, category_id, values.get("STAGE_ID"), fallback=True)
     assert stage is not None
     today = ctx.now.astimezone(ctx.tz).date()
     defaults: dict[str, Any] = {
@@ -215,7 +182,7 @@ async def add(conn: AsyncConnection, ctx: Context, fields: Mapping[str, Any]) ->
     values.pop("STAGE_ID", None)
     values["CATEGORY_ID"] = category_id
     columns = _columns({k: v for k, v in values.items() if k != "CONTACT_IDS"})
-    columns.update(_stage_columns(stage, ctx))
+    columns.update(stages.columns(stage, ctx))
     columns.setdefault("title", None)
     title_given = bool(columns["title"])
     if not title_given:
@@ -232,13 +199,34 @@ async def add(conn: AsyncConnection, ctx: Context, fields: Mapping[str, Any]) ->
     later: dict[str, Any] = {} if title_given else {"title": f"Deal #{deal_id}"}
     await _apply_contacts(conn, deal_id, values, later, creating=True)
     await repository.update_deal(conn, deal_id, later)
+    await stages.record(conn, ctx, deal_id, stage, stages.CREATED)
     await _record(conn, ctx, "onCrmDealAdd", deal_id)
     return deal_id
 
 
+async def _target_category(
+    conn: AsyncConnection, ctx: Context, fields: Mapping[str, Any], current: int
+) -> int | None:
+    """The funnel a ``crm.item.update`` moves the deal to, or None if it stays."""
+    if "CATEGORY_ID" not in fields:
+        return None
+    category_id = _coerce(FIELDS["CATEGORY_ID"], fields["CATEGORY_ID"], ctx)
+    if category_id is None or category_id == current:
+        return None
+    if category_id < 0 or not await pipelines.category_exists(conn, category_id):
+        raise InvalidFieldValue("CATEGORY_ID", FIELDS["CATEGORY_ID"].title)
+    return int(category_id)
+
+
 async def update(
-    conn: AsyncConnection, ctx: Context, deal_id: int, fields: Mapping[str, Any]
+    conn: AsyncConnection,
+    ctx: Context,
+    deal_id: int,
+    fields: Mapping[str, Any],
+    *,
+    move_category: bool = False,
 ) -> None:
+    """Apply ``fields``; only ``move_category`` callers (crm.item.update) may change funnel."""
     current = await repository.fetch(conn, deal_id, ["CATEGORY_ID", "STAGE_ID"], for_update=True)
     if current is None:
         raise NotFound()
@@ -248,17 +236,33 @@ async def update(
     columns = _columns({k: v for k, v in values.items() if k != "CONTACT_IDS"})
     if "title" in columns and not columns["title"]:
         columns["title"] = f"Deal #{deal_id}"
-    for name in ("is_manual_opportunity", "opened", "is_recurring"):
-        if name in columns and columns[name] is None:
-            columns[name] = "N"
-    if wanted is not None and wanted != current["STAGE_ID"]:
-        stage = await _resolve_stage(conn, current["CATEGORY_ID"], wanted, creating=False)
-        if stage is not None:
-            columns.update(_stage_columns(stage, ctx))
+    target = None
+    if move_category:
+        target = await _target_category(conn, ctx, fields, current["CATEGORY_ID"])
+    if target is not None:
+        stage = await stages.resolve(conn, target, wanted, fallback=True)
+        assert stage is not None
+        if wanted is not None and stage.status_id != wanted:
+            raise stages.invalid_stage()  # an explicit stage must belong to the new funnel
+        columns.update(stages.columns(stage, ctx))
+        await stages.record(conn, ctx, deal_id, stage, stages.CATEGORY_CHANGED)
+    elif wanted is not None and wanted != current["STAGE_ID"]:
+        moved = await stages.resolve(conn, current["CATEGORY_ID"], wanted, fallback=False)
+        if moved is not None:
+            columns.update(stages.columns(moved, ctx))
+            await stages.record(conn, ctx, deal_id, moved, stages.move_type(moved))
     await _apply_contacts(conn, deal_id, values, columns, creating=False)
     columns.update(modify_by_id=ctx.user_id, date_modify=ctx.now)
     await repository.update_deal(conn, deal_id, columns)
     await _record(conn, ctx, "onCrmDealUpdate", deal_id)
+    if target is not None:
+        await _record(
+            conn,
+            ctx,
+            "onCrmDealMoveToCategory",
+            deal_id,
+            {"CATEGORY_ID": target, "STAGE_ID": columns["stage_id"]},
+        )
 
 
 async def get(conn: AsyncConnection, ctx: Context, deal_id: int) -> dict[str, Any]:
@@ -278,12 +282,18 @@ async def delete(conn: AsyncConnection, ctx: Context, deal_id: int) -> None:
     await _record(conn, ctx, "onCrmDealDelete", deal_id)
 
 
-async def _record(conn: AsyncConnection, ctx: Context, event: str, deal_id: int) -> None:
+async def _record(
+    conn: AsyncConnection,
+    ctx: Context,
+    event: str,
+    deal_id: int,
+    extra: Mapping[str, Any] | None = None,
+) -> None:
     await outbox.record(
         conn,
         event,
         entity_type=ENTITY,
         entity_id=deal_id,
-        payload={"FIELDS": {"ID": deal_id}},
+        payload={"FIELDS": {"ID": deal_id, **(extra or {})}},
         now=ctx.now,
     )
