@@ -63,3 +63,38 @@ class ArgumentError(BitrixError):
     def __init__(self, message: str, argument: str) -> None:
         self.argument = argument
         super().__init__(message)
+
+
+class ItemNotFound(BitrixError):
+    """Item not found"""
+
+    code = "NOT_FOUND"
+    status = 400
+
+
+class SmartProcessNotFound(BitrixError):
+    """Smart process not found"""
+
+    code = "NOT_FOUND"
+    status = 400
+
+
+class EntityTypeNotSupported(BitrixError):
+    """Entity type is not supported"""
+
+    code = "ENTITY_TYPE_NOT_SUPPORTED"
+    status = 400
+
+
+class FieldValueNotValid(BitrixError):
+    """Invalid value for field"""
+
+    code = "CRM_FIELD_ERROR_VALUE_NOT_VALID"
+    status = 400
+
+
+class ExpectedIterable(BitrixError):
+    """Expected iterable value for multiple field"""
+
+    code = "100"
+    status = 400

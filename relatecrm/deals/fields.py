@@ -139,3 +139,23 @@ OUTPUT_ORDER: tuple[str, ...] = (
 
 # Fields a list may filter and sort on: every stored single-valued field.
 QUERYABLE: frozenset[str] = frozenset(s.name for s in SYSTEM_FIELDS if s.column_name)
+
+# crm.item.* names: UPPER_SNAKE lower-cased and camel-cased, except four that deals rename.
+CAMEL_OVERRIDES = {
+    "DATE_CREATE": "createdTime",
+    "DATE_MODIFY": "updatedTime",
+    "CREATED_BY_ID": "createdBy",
+    "MODIFY_BY_ID": "updatedBy",
+    "MOVED_BY_ID": "movedBy",
+}
+
+
+def camel_name(upper: str) -> str:
+    if upper in CAMEL_OVERRIDES:
+        return CAMEL_OVERRIDES[upper]
+    first, *rest = upper.lower().split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
+CAMEL: dict[str, str] = {spec.name: camel_name(spec.name) for spec in SYSTEM_FIELDS}
+FROM_CAMEL: dict[str, str] = {camel: upper for upper, camel in CAMEL.items()}

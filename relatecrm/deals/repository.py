@@ -98,3 +98,23 @@ async def contact_ids(conn: AsyncConnection, deal_id: int) -> list[int]:
         )
     )
     return [int(value) for value in rows.scalars()]
+
+
+async def contacts_of(conn: AsyncConnection, deal_ids: Sequence[int]) -> dict[int, list[int]]:
+    """Contact ids of several deals in one query, primary first."""
+    found: dict[int, list[int]] = {deal_id: [] for deal_id in deal_ids}
+    if not deal_ids:
+        return found
+    rows = await conn.execute(
+        select(deal_contacts.c.deal_id, deal_contacts.c.contact_id)
+        .where(deal_contacts.c.deal_id.in_(deal_ids))
+        .order_by(
+            deal_contacts.c.deal_id,
+            deal_contacts.c.is_primary.desc(),
+            deal_contacts.c.sort,
+            deal_contacts.c.contact_id,
+        )
+    )
+    for deal_id, contact_id in rows:
+        found[int(deal_id)].append(int(contact_id))
+    return found

@@ -297,3 +297,8 @@ async def _record(
         payload={"FIELDS": {"ID": deal_id, **(extra or {})}},
         now=ctx.now,
     )
+
+
+async def contact_ids(conn: AsyncConnection, deal_ids: list[int]) -> dict[int, list[int]]:
+    """The linked contacts of each deal (crm.item.* shows them as ``contactIds``)."""
+    return await repository.contacts_of(conn, deal_ids)

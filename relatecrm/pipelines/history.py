@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relatecrm.db import UtcDateTime, metadata
+from relatecrm.listing import ListQuery, Page, Queryable, fetch_page
 
 # TYPE_ID values of crm.stagehistory.list.
 CREATED, MOVED_INTERMEDIATE, MOVED_FINAL, CATEGORY_CHANGED = 1, 2, 3, 5
@@ -24,3 +28,28 @@ stage_history = Table(
     Index("ix_stage_history_created", "created_time", "id"),
     sqlite_autoincrement=True,
 )
+
+
+def _queryable(name: str, type_: str, column: str) -> Queryable:
+    col = stage_history.c[column]
+    return Queryable(name, type_, col, likeable=type_ == "string", nullable=False)
+
+
+QUERYABLE: dict[str, Queryable] = {
+    name: _queryable(name, type_, column)
+    for name, type_, column in (
+        ("ID", "integer", "id"),
+        ("TYPE_ID", "integer", "type_id"),
+        ("OWNER_ID", "integer", "owner_id"),
+        ("CREATED_TIME", "datetime", "created_time"),
+        ("CATEGORY_ID", "integer", "category_id"),
+        ("STAGE_SEMANTIC_ID", "string", "stage_semantic_id"),
+        ("STAGE_ID", "crm_status", "stage_id"),
+    )
+}
+FIELD_ORDER = tuple(QUERYABLE)
+
+
+async def list_page(conn: AsyncConnection, query: ListQuery, tz: dt.tzinfo) -> Page:
+    """One page of deal stage history (crm.stagehistory.list)."""
+    return await fetch_page(conn, stage_history, QUERYABLE, query, tz)
