@@ -7,6 +7,7 @@ tests can count and list deals without seeing each other's data.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import socket
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import pytest
 import trustme
+from b24pysdk import BitrixWebhook, Client
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 30.0
@@ -226,3 +228,17 @@ def relatecrm_server(
         )
     finally:
         _stop(process)
+
+
+@pytest.fixture
+def client(relatecrm_server: RunningServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(relatecrm_server.ca_pem))
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+    webhook = BitrixWebhook(
+        domain=relatecrm_server.domain, webhook_token=relatecrm_server.webhook_token
+    )
+    yield Client(webhook, timeout=60)
+    # An SDK exception keeps its response, and so an idle TLS connection, alive in a
+    # reference cycle; collect it so the server is stopped with no client attached.
+    # (A server's slow stop with an idle client is covered in test_form_http.py.)
+    gc.collect()

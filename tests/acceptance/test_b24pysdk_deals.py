@@ -8,9 +8,6 @@ trusts the test CA.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-
 import pytest
 from b24pysdk import BitrixWebhook, Client
 from b24pysdk.errors import BitrixAPIBadRequest, BitrixAPIError, BitrixAPINotFound
@@ -28,20 +25,6 @@ BULK_DEALS = 120
 needs_batch = pytest.mark.xfail(
     raises=BitrixAPINotFound, strict=True, reason="batch is not implemented yet"
 )
-
-
-@pytest.fixture
-def client(relatecrm_server: RunningServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(relatecrm_server.ca_pem))
-    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
-    webhook = BitrixWebhook(
-        domain=relatecrm_server.domain, webhook_token=relatecrm_server.webhook_token
-    )
-    yield Client(webhook, timeout=60)
-    # An SDK exception keeps its response, and so an idle TLS connection, alive in a
-    # reference cycle; collect it so the server is stopped with no client attached.
-    # (A server's slow stop with an idle client is covered in test_form_http.py.)
-    gc.collect()
 
 
 def add_deal(client: Client, **fields: object) -> int:
