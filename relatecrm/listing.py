@@ -43,11 +43,20 @@ OPERATORS = frozenset({EQ, NE, GT, GE, LT, LE, IN, NOT_IN, CONTAINS, NOT_CONTAIN
 
 @dataclass(frozen=True)
 class Condition:
-    """``field op value``; several conditions are ANDed."""
+    """``field op value``; ``label`` is the name as the client wrote it, for errors."""
 
     field: str
     op: str
     value: Any
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Group:
+    """Conditions joined by AND or OR (``{"logic": "OR", ...}`` sub-filters); groups nest."""
+
+    items: Sequence[Condition | Group]
+    logic: str = "AND"
 
 
 @dataclass(frozen=True)
@@ -55,7 +64,7 @@ class ListQuery:
     """What a list call asks for; ``start < 0`` means "no count, no offset"."""
 
     select: Sequence[str]
-    conditions: Sequence[Condition] = ()
+    conditions: Sequence[Condition | Group] = ()
     order: Sequence[tuple[str, str]] = ()
     start: int = 0
     # Classic methods round ``start`` down to a page; engine controllers use it exactly.
@@ -92,23 +101,23 @@ def _pattern(text: str) -> str:
     return text.replace("\\", "\\\\").replace("_", "\\_")
 
 
-def _coerce_value(spec: Queryable, value: Any, tz: dt.tzinfo) -> Any:
+def _coerce_value(spec: Queryable, value: Any, tz: dt.tzinfo, label: str) -> Any:
     if is_null(value) and spec.type != "char":
         return None
     try:
         # Dates compare as dates: a datetime value is read by its date part.
         return coerce(spec.type, value, tz)
     except Unconvertible:
-        raise InvalidFilter.bad_value(spec.name) from None
+        raise InvalidFilter.bad_value(label) from None
 
 
-def _values_list(spec: Queryable, value: Any, tz: dt.tzinfo) -> list[Any]:
+def _values_list(spec: Queryable, value: Any, tz: dt.tzinfo, label: str) -> list[Any]:
     items = list(value.values()) if isinstance(value, dict) else value
     if not isinstance(items, list):
         items = [items]
     if any(isinstance(item, dict | list) for item in items):
-        raise InvalidFilter.bad_value(spec.name)
-    return [_coerce_value(spec, item, tz) for item in items]
+        raise InvalidFilter.bad_value(label)
+    return [_coerce_value(spec, item, tz, label) for item in items]
 
 
 def _equals(column: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
@@ -130,20 +139,20 @@ def _in(column: ColumnElement[Any], values: list[Any]) -> ColumnElement[bool]:
 
 def compile_condition(spec: Queryable, cond: Condition, tz: dt.tzinfo) -> ColumnElement[bool]:
     """One condition as SQL. "Not" operators keep NULLs, as users mean "anything else"."""
-    column, op = spec.column, cond.op
+    column, op, label = spec.column, cond.op, cond.label or spec.name
     if op in (CONTAINS, NOT_CONTAINS, LIKE, NOT_LIKE) and not spec.likeable:
         op = EQ if op in (CONTAINS, LIKE) else NE
     if op in (EQ, NE) and isinstance(cond.value, list | dict):
         op = IN if op == EQ else NOT_IN
     if op in (IN, NOT_IN):
-        matched = _in(column, _values_list(spec, cond.value, tz))
+        matched = _in(column, _values_list(spec, cond.value, tz, label))
         return matched if op == IN else not_(matched)
     if isinstance(cond.value, dict | list):
-        raise InvalidFilter.bad_value(spec.name)
+        raise InvalidFilter.bad_value(label)
     if op in (CONTAINS, NOT_CONTAINS, LIKE, NOT_LIKE):
         text = "" if cond.value is None else str(cond.value)
         if "\x00" in text:
-            raise InvalidFilter.bad_value(spec.name)
+            raise InvalidFilter.bad_value(label)
         pattern = (
             "%" + _escape_like(text) + "%" if op in (CONTAINS, NOT_CONTAINS) else _pattern(text)
         )
@@ -152,7 +161,7 @@ def compile_condition(spec: Queryable, cond: Condition, tz: dt.tzinfo) -> Column
         if op in (NOT_CONTAINS, NOT_LIKE):
             return or_(column.is_(None), not_(matched))
         return matched
-    value = _coerce_value(spec, cond.value, tz)
+    value = _coerce_value(spec, cond.value, tz, label)
     if op == EQ:
         return _equals(column, value)
     if op == NE:
@@ -160,7 +169,7 @@ def compile_condition(spec: Queryable, cond: Condition, tz: dt.tzinfo) -> Column
             return column.is_not(None)
         return or_(column.is_(None), column != value)
     if value is None:
-        raise InvalidFilter.bad_value(spec.name)
+        raise InvalidFilter.bad_value(label)
     comparisons: dict[str, Callable[[Any], ColumnElement[bool]]] = {
         GT: column.__gt__,
         GE: column.__ge__,
@@ -171,14 +180,25 @@ def compile_condition(spec: Queryable, cond: Condition, tz: dt.tzinfo) -> Column
 
 
 def compile_where(
-    fields: Mapping[str, Queryable], conditions: Sequence[Condition], tz: dt.tzinfo
+    fields: Mapping[str, Queryable], conditions: Sequence[Condition | Group], tz: dt.tzinfo
+) -> ColumnElement[bool]:
+    return _compile_group(fields, Group(conditions), tz)
+
+
+def _compile_group(
+    fields: Mapping[str, Queryable], group: Group, tz: dt.tzinfo
 ) -> ColumnElement[bool]:
     clauses = []
-    for cond in conditions:
-        spec = fields.get(cond.field)
+    for item in group.items:
+        if isinstance(item, Group):
+            clauses.append(_compile_group(fields, item, tz))
+            continue
+        spec = fields.get(item.field)
         if spec is None:
-            raise InvalidFilter.field_not_allowed(cond.field)
-        clauses.append(compile_condition(spec, cond, tz))
+            raise InvalidFilter.field_not_allowed(item.label or item.field)
+        clauses.append(compile_condition(spec, item, tz))
+    if group.logic == "OR":
+        return or_(false(), *clauses) if clauses else true()
     return and_(true(), *clauses)
 
 

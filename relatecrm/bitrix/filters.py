@@ -21,6 +21,7 @@ from relatecrm.listing import (
     NOT_IN,
     NOT_LIKE,
     Condition,
+    Group,
 )
 
 # Longest prefixes first, so that "!@" is not read as "!" + "@FIELD".
@@ -65,14 +66,34 @@ def split_key(key: str) -> tuple[str, str]:
     return EQ, key
 
 
-def parse_filter(raw: Any, *, upper: bool = True) -> list[Condition]:
-    conditions = []
-    for key, value in _as_mapping(raw, "filter").items():
-        op, name = split_key(str(key).strip())
-        if not name:
-            raise InvalidFilter.field_not_allowed(str(key))
-        conditions.append(Condition(ascii_upper(name) if upper else name, op, value))
-    return conditions
+MAX_GROUP_DEPTH = 8
+
+
+def parse_filter(raw: Any, *, upper: bool = True) -> list[Condition | Group]:
+    """Conditions, with ``{"logic": "OR", "0": {...}}`` sub-filters as nested groups."""
+    group = _parse_group(_as_mapping(raw, "filter"), upper, 0)
+    return [group] if group.logic == "OR" else list(group.items)
+
+
+def _parse_group(raw: dict[str, Any], upper: bool, depth: int) -> Group:
+    if depth > MAX_GROUP_DEPTH:
+        raise InvalidFilter("Invalid filter: sub-filters are nested too deeply")
+    items: list[Condition | Group] = []
+    logic = "AND"
+    for key, value in raw.items():
+        text = str(key).strip()
+        if text.upper() == "LOGIC":
+            logic = str(value).strip().upper()
+            if logic not in ("AND", "OR"):
+                raise InvalidFilter("Invalid filter: logic must be AND or OR")
+        elif isinstance(value, dict) and (text.isdigit() or text.startswith("__INNER_FILTER")):
+            items.append(_parse_group(value, upper, depth + 1))
+        else:
+            op, name = split_key(text)
+            if not name:
+                raise InvalidFilter.field_not_allowed(text)
+            items.append(Condition(ascii_upper(name) if upper else name, op, value, label=name))
+    return Group(items, logic)
 
 
 def parse_order(raw: Any, *, upper: bool = True) -> list[tuple[str, str]]:

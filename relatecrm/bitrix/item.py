@@ -7,7 +7,7 @@ here, not the strings of crm.deal.*.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -21,7 +21,7 @@ from relatecrm.bitrix.render import render_value
 from relatecrm.deals import service
 from relatecrm.deals.fields import CAMEL, FIELDS, FROM_CAMEL, OUTPUT_ORDER
 from relatecrm.errors import InvalidFieldValue, InvalidId, InvalidParameter, NotFound
-from relatecrm.listing import Condition, ListQuery
+from relatecrm.listing import Condition, Group, ListQuery
 
 ITEM_ORDER = [*OUTPUT_ORDER, "CONTACT_IDS"]
 INT_TYPES = {"integer", "user", "crm_category", "crm_company", "crm_contact", "crm_lead",
@@ -57,7 +57,8 @@ def _item_fields(call: Call) -> dict[str, Any]:
             continue  # unknown fields are ignored, as documented
         if FIELDS[name].multiple and not isinstance(value, list | dict):
             raise ExpectedIterable(
-                f"Expected iterable value for multiple field, but got `{type(value).__name__}`"
+                "Expected iterable value for multiple field, "
+                f"but got `{type(value).__name__}` instead"
             )
         fields[name] = value
     return fields
@@ -130,14 +131,23 @@ def _select(raw: Any) -> list[str]:
     return [name for name in ITEM_ORDER if name in chosen]
 
 
-def _mapped(conditions: list[Condition]) -> list[Condition]:
-    return [Condition(upper_name(c.field) or c.field, c.op, c.value) for c in conditions]
+def _mapped(items: Sequence[Condition | Group]) -> list[Condition | Group]:
+    """camel (or UPPER) names to the deal field names; errors keep the name as sent."""
+    return [
+        Group(_mapped(item.items), item.logic)
+        if isinstance(item, Group)
+        else Condition(upper_name(item.field) or item.field, item.op, item.value, item.field)
+        for item in items
+    ]
 
 
 async def list_(call: Call) -> ListResult:
     require_deal_type(call.params)
     names = _select(resolve(call.params, "select"))
+    with_contacts = "CONTACT_IDS" in names
     columns = [name for name in names if name != "CONTACT_IDS"]
+    if with_contacts and "ID" not in columns:
+        columns.insert(0, "ID")  # contacts are looked up by deal id, shown or not
     query = ListQuery(
         select=columns,
         conditions=_mapped(parse_filter(resolve(call.params, "filter"), upper=False)),
@@ -149,15 +159,16 @@ async def list_(call: Call) -> ListResult:
         round_start=False,
     )
     page = await service.list_deals(call.conn, call.ctx, query)
-    contacts: dict[int, list[int]] = {}
-    if "CONTACT_IDS" in names:
-        ids = [row["ID"] for row in page.rows if "ID" in row]
-        contacts = await service.contact_ids(call.conn, ids)
-    items = [
-        render_item(row, contacts.get(row.get("ID", 0), []) if "CONTACT_IDS" in names else None,
-                    call.ctx.tz)
-        for row in page.rows
-    ]  # fmt: skip
+    if not with_contacts:
+        items = [render_item(row, None, call.ctx.tz) for row in page.rows]
+        return ListResult({"items": items}, total=page.total or 0, next=page.next)
+    contacts = await service.contact_ids(call.conn, [row["ID"] for row in page.rows])
+    items = []
+    for row in page.rows:
+        deal_contacts = contacts[row["ID"]]
+        if "ID" not in names:
+            del row["ID"]
+        items.append(render_item(row, deal_contacts, call.ctx.tz))
     return ListResult({"items": items}, total=page.total or 0, next=page.next)
 
 
