@@ -1,0 +1,1 @@
+"""RelateCRM benchmark harness: ``python -m bench --help``."""
