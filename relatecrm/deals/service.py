@@ -109,13 +109,23 @@ def _writable(fields: Mapping[str, Any], *, creating: bool, ctx: Context) -> dic
     return values
 
 
-async def _check_references(conn: AsyncConnection, values: dict[str, Any]) -> None:
-    currency = values.get("CURRENCY_ID")
-    if currency is not None and not await pipelines.currency_exists(conn, currency):
-        raise InvalidFieldValue("CURRENCY_ID", FIELDS["CURRENCY_ID"].title)
-    for name, list_name in (("TYPE_ID", "DEAL_TYPE"), ("SOURCE_ID", "SOURCE")):
+REFERENCED = ("CURRENCY_ID", "TYPE_ID", "SOURCE_ID")
+
+
+async def _check_references(
+    conn: AsyncConnection, values: dict[str, Any], refs: pipelines.References | None
+) -> None:
+    """Reference values must exist; ``refs`` may be None when no such value is written."""
+    allowed: dict[str, Any] = {}
+    if refs is not None:
+        allowed = {
+            "CURRENCY_ID": refs.currencies,
+            "TYPE_ID": refs.type_ids,
+            "SOURCE_ID": refs.source_ids,
+        }
+    for name in REFERENCED:
         value = values.get(name)
-        if value is not None and value not in await pipelines.status_ids(conn, list_name):
+        if value is not None and value not in allowed.get(name, ()):
             raise InvalidFieldValue(name, FIELDS[name].title)
     assigned = values.get("ASSIGNED_BY_ID")
     if "ASSIGNED_BY_ID" in values and (assigned is None or not await user_exists(conn, assigned)):
@@ -159,18 +169,17 @@ async def _apply_contacts(
 
 async def add(conn: AsyncConnection, ctx: Context, fields: Mapping[str, Any]) -> int:
     values = _writable(fields, creating=True, ctx=ctx)
-    await _check_references(conn, values)
     category_id = values.get("CATEGORY_ID")
     category_id = DEFAULT_CATEGORY if category_id is None else category_id
-    if category_id < 0 or not await pipelines.category_exists(conn, category_id):
-        raise InvalidFieldValue("CATEGORY_ID", FIELDS["CATEGORY_ID"].title)
-    stage = await stages.resolve(conn, category_id, values.get("STAGE_ID"), fallback=True)
+    refs = await _funnel_references(conn, category_id)
+    await _check_references(conn, values, refs)
+    stage = await stages.resolve(conn, refs.stages, values.get("STAGE_ID"), fallback=True)
     assert stage is not None
     today = ctx.now.astimezone(ctx.tz).date()
     defaults: dict[str, Any] = {
-        "TYPE_ID": next(iter(await pipelines.status_ids(conn, "DEAL_TYPE")), None),
-        "SOURCE_ID": next(iter(await pipelines.status_ids(conn, "SOURCE")), None),
-        "CURRENCY_ID": await pipelines.base_currency(conn),
+        "TYPE_ID": next(iter(refs.type_ids), None),
+        "SOURCE_ID": next(iter(refs.source_ids), None),
+        "CURRENCY_ID": refs.base_currency,
         "ASSIGNED_BY_ID": ctx.user_id,
         "BEGINDATE": today,
         "CLOSEDATE": today + dt.timedelta(days=7),
@@ -204,17 +213,21 @@ async def add(conn: AsyncConnection, ctx: Context, fields: Mapping[str, Any]) ->
     return deal_id
 
 
-async def _target_category(
-    conn: AsyncConnection, ctx: Context, fields: Mapping[str, Any], current: int
-) -> int | None:
+async def _funnel_references(conn: AsyncConnection, category_id: int) -> pipelines.References:
+    """The funnel's references; a funnel that does not exist (has no stages) is an error."""
+    refs = None if category_id < 0 else await pipelines.references(conn, category_id)
+    if refs is None or not refs.stages:
+        raise InvalidFieldValue("CATEGORY_ID", FIELDS["CATEGORY_ID"].title)
+    return refs
+
+
+def _target_category(ctx: Context, fields: Mapping[str, Any], current: int) -> int | None:
     """The funnel a ``crm.item.update`` moves the deal to, or None if it stays."""
     if "CATEGORY_ID" not in fields:
         return None
     category_id = _coerce(FIELDS["CATEGORY_ID"], fields["CATEGORY_ID"], ctx)
     if category_id is None or category_id == current:
         return None
-    if category_id < 0 or not await pipelines.category_exists(conn, category_id):
-        raise InvalidFieldValue("CATEGORY_ID", FIELDS["CATEGORY_ID"].title)
     return int(category_id)
 
 
@@ -231,23 +244,27 @@ async def update(
     if current is None:
         raise NotFound()
     values = _writable(fields, creating=False, ctx=ctx)
-    await _check_references(conn, values)
     wanted = values.pop("STAGE_ID", None)
+    target = _target_category(ctx, fields, current["CATEGORY_ID"]) if move_category else None
+    refs = None
+    if target is not None:
+        refs = await _funnel_references(conn, target)
+    elif wanted is not None or any(values.get(name) is not None for name in REFERENCED):
+        refs = await pipelines.references(conn, current["CATEGORY_ID"])
+    await _check_references(conn, values, refs)
     columns = _columns({k: v for k, v in values.items() if k != "CONTACT_IDS"})
     if "title" in columns and not columns["title"]:
         columns["title"] = f"Deal #{deal_id}"
-    target = None
-    if move_category:
-        target = await _target_category(conn, ctx, fields, current["CATEGORY_ID"])
     if target is not None:
-        stage = await stages.resolve(conn, target, wanted, fallback=True)
+        assert refs is not None
+        stage = await stages.resolve(conn, refs.stages, wanted, fallback=True)
         assert stage is not None
         if wanted is not None and stage.status_id != wanted:
             raise stages.invalid_stage()  # an explicit stage must belong to the new funnel
         columns.update(stages.columns(stage, ctx))
         await stages.record(conn, ctx, deal_id, stage, stages.CATEGORY_CHANGED)
-    elif wanted is not None and wanted != current["STAGE_ID"]:
-        moved = await stages.resolve(conn, current["CATEGORY_ID"], wanted, fallback=False)
+    elif refs is not None and wanted is not None and wanted != current["STAGE_ID"]:
+        moved = await stages.resolve(conn, refs.stages, wanted, fallback=False)
         if moved is not None:
             columns.update(stages.columns(moved, ctx))
             await stages.record(conn, ctx, deal_id, moved, stages.move_type(moved))

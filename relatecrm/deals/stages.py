@@ -38,15 +38,14 @@ def invalid_stage() -> InvalidFieldValue:
 
 
 async def resolve(
-    conn: AsyncConnection, category_id: int, wanted: str | None, *, fallback: bool
+    conn: AsyncConnection, stages: list[pipelines.Stage], wanted: str | None, *, fallback: bool
 ) -> pipelines.Stage | None:
-    """The stage of ``category_id`` named ``wanted``.
+    """The stage named ``wanted`` among one funnel's ``stages``.
 
     A stage that exists in no funnel is an error. A stage of another funnel (or none)
     gives the funnel's first stage when ``fallback`` is set (add), else None (update:
     "nothing changes", as Bitrix documents).
     """
-    stages = await pipelines.stages_of(conn, category_id)
     if wanted is not None:
         for stage in stages:
             if stage.status_id == wanted:
