@@ -77,3 +77,90 @@ class InvalidOrder(CrmError):
             "Invalid order: allowed sort directions are ASC, DESC. "
             f"But got '{direction}' for field '{field}'"
         )
+
+
+# Funnels (categories): engine-controller errors, each with its own code on the wire.
+
+# CRM type names Bitrix reports in "Entity type X is not supported".
+ENTITY_TYPE_NAMES = {1: "LEAD", 3: "CONTACT", 4: "COMPANY", 5: "INVOICE", 7: "QUOTE",
+                     31: "SMART_INVOICE", 36: "SMART_DOCUMENT"}  # fmt: skip
+
+
+class UnsupportedEntityType(CrmError):
+    """Entity type is not supported"""
+
+    def __init__(self, entity_type_id: int) -> None:
+        self.entity_type_id = entity_type_id
+        label = ENTITY_TYPE_NAMES.get(entity_type_id, str(entity_type_id))
+        super().__init__(f"Entity type {label} is not supported")
+
+
+class CategoryNotFound(NotFound):
+    """Element not found"""
+
+
+class CategoryRemovalDisabled(CrmError):
+    """Deletion of system category is prohibited"""
+
+
+class CategoryNotEmpty(CrmError):
+    """Elements related to the funnel found"""
+
+
+class InvalidCategoryField(CrmError):
+    """Invalid value for field"""
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        super().__init__(f'Invalid value for field "{title}"')
+
+
+# Reference lists (crm.status.*): classic errors, empty code, the exact Bitrix messages.
+
+
+class StatusNotFound(NotFound):
+    """Status is not found."""
+
+
+class InvalidStatusId(InvalidId):
+    """Invalid identifier."""
+
+
+class StatusError(CrmError):
+    """Invalid status."""
+
+
+class StatusFieldRequired(StatusError):
+    """A required field is empty."""
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+        super().__init__(f"The field {field} is required.")
+
+
+class StatusEntityNotSupported(StatusError):
+    """Specified entity type is not supported."""
+
+
+class InvalidStatusEntity(StatusError):
+    """The parameter entityId is not defined or invalid."""
+
+
+class InvalidStatusCode(StatusError):
+    """Invalid STATUS_ID."""
+
+
+class SystemStatusProtected(StatusError):
+    """CRM System Status can be deleted only if parameter FORCED is specified and equal to "Y"."""
+
+
+class StatusInUse(StatusError):
+    """There are active items in this status."""
+
+
+class StageAfterFinal(StatusError):
+    """Cannot create more stages after the final stage."""
+
+
+class DuplicateStatus(CrmError):
+    """The specified status ID already exists."""

@@ -16,13 +16,20 @@ import orjson
 from relatecrm.bitrix.errors import ArgumentError, BitrixError
 from relatecrm.errors import (
     AccessDenied,
+    CategoryNotEmpty,
+    CategoryNotFound,
+    CategoryRemovalDisabled,
     CrmError,
+    DuplicateStatus,
+    InvalidCategoryField,
     InvalidFieldValue,
     InvalidFilter,
     InvalidId,
     InvalidOrder,
     InvalidParameter,
     NotFound,
+    StatusError,
+    UnsupportedEntityType,
 )
 
 JSON_HEADERS = {
@@ -41,6 +48,15 @@ ERROR_TABLE: dict[type[CrmError], tuple[int, str]] = {
     InvalidFieldValue: (400, ""),
     InvalidFilter: (400, "INVALID_ARG_VALUE"),
     InvalidOrder: (400, "INVALID_ARG_VALUE"),
+    # crm.category.* is an engine controller: its errors carry codes.
+    UnsupportedEntityType: (400, "ENTITY_TYPE_NOT_SUPPORTED"),
+    CategoryNotFound: (400, "NOT_FOUND"),
+    CategoryRemovalDisabled: (400, "REMOVING_DISABLED"),
+    CategoryNotEmpty: (400, "BX_ERROR"),
+    InvalidCategoryField: (400, "CRM_FIELD_ERROR_VALUE_NOT_VALID"),
+    # crm.status.* is a classic proxy: empty code, except the module's duplicate check.
+    StatusError: (400, ""),
+    DuplicateStatus: (400, "ERROR_CORE"),
     CrmError: (400, "ERROR_CORE"),
 }
 

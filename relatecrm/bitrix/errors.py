@@ -79,13 +79,6 @@ class SmartProcessNotFound(BitrixError):
     status = 400
 
 
-class EntityTypeNotSupported(BitrixError):
-    """Entity type is not supported"""
-
-    code = "ENTITY_TYPE_NOT_SUPPORTED"
-    status = 400
-
-
 class FieldValueNotValid(BitrixError):
     """Invalid value for field"""
 

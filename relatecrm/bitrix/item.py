@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from relatecrm.bitrix.call import Call
-from relatecrm.bitrix.entity import require_deal_type
+from relatecrm.bitrix.controller import int_param, require_deal_type
 from relatecrm.bitrix.envelope import ListResult
 from relatecrm.bitrix.errors import ExpectedIterable, FieldValueNotValid, ItemNotFound
 from relatecrm.bitrix.filters import parse_filter, parse_order, parse_select
@@ -89,19 +89,21 @@ async def _load(call: Call, deal_id: int) -> dict[str, Any]:
 
 
 def _id(call: Call) -> int:
-    with item_errors():
-        return service.check_id(resolve(call.params, "id"))
+    deal_id = int_param(call, "id")
+    if deal_id <= 0:
+        raise ItemNotFound()
+    return deal_id
 
 
 async def add(call: Call) -> dict[str, Any]:
-    require_deal_type(call.params)
+    require_deal_type(call)
     with item_errors():
         deal_id = await service.add(call.conn, call.ctx, _item_fields(call))
         return {"item": await _load(call, deal_id)}
 
 
 async def update(call: Call) -> dict[str, Any]:
-    require_deal_type(call.params)
+    require_deal_type(call)
     deal_id = _id(call)
     with item_errors():
         await service.update(call.conn, call.ctx, deal_id, _item_fields(call), move_category=True)
@@ -109,14 +111,14 @@ async def update(call: Call) -> dict[str, Any]:
 
 
 async def get(call: Call) -> dict[str, Any]:
-    require_deal_type(call.params)
+    require_deal_type(call)
     deal_id = _id(call)
     with item_errors():
         return {"item": await _load(call, deal_id)}
 
 
 async def delete(call: Call) -> list[Any]:
-    require_deal_type(call.params)
+    require_deal_type(call)
     deal_id = _id(call)
     with item_errors():
         await service.delete(call.conn, call.ctx, deal_id)
@@ -142,7 +144,7 @@ def _mapped(items: Sequence[Condition | Group]) -> list[Condition | Group]:
 
 
 async def list_(call: Call) -> ListResult:
-    require_deal_type(call.params)
+    require_deal_type(call)
     names = _select(resolve(call.params, "select"))
     with_contacts = "CONTACT_IDS" in names
     columns = [name for name in names if name != "CONTACT_IDS"]
@@ -173,7 +175,7 @@ async def list_(call: Call) -> ListResult:
 
 
 async def fields(call: Call) -> dict[str, Any]:
-    require_deal_type(call.params)
+    require_deal_type(call)
     described: dict[str, Any] = {}
     for name, descriptor in service.describe_fields().items():
         with_upper: dict[str, Any] = {}

@@ -6,7 +6,7 @@ is kept in step with this table by a test.
 
 from __future__ import annotations
 
-from relatecrm.bitrix import deal, item, stagehistory
+from relatecrm.bitrix import category, currency, deal, item, stagehistory, status
 from relatecrm.bitrix.call import Method
 
 METHODS: dict[str, Method] = {
@@ -23,6 +23,23 @@ METHODS: dict[str, Method] = {
     "crm.item.delete": Method(item.delete, write=True),
     "crm.item.fields": Method(item.fields),
     "crm.stagehistory.list": Method(stagehistory.list_),
+    "crm.category.add": Method(category.add, write=True),
+    "crm.category.update": Method(category.update, write=True),
+    "crm.category.get": Method(category.get),
+    "crm.category.list": Method(category.list_),
+    "crm.category.delete": Method(category.delete, write=True),
+    "crm.category.fields": Method(category.fields),
+    "crm.status.add": Method(status.add, write=True),
+    "crm.status.update": Method(status.update, write=True),
+    "crm.status.get": Method(status.get),
+    "crm.status.list": Method(status.list_),
+    "crm.status.delete": Method(status.delete, write=True),
+    "crm.status.fields": Method(status.fields),
+    "crm.status.entity.types": Method(status.entity_types),
+    "crm.status.entity.items": Method(status.entity_items),
+    "crm.currency.list": Method(currency.list_),
+    "crm.currency.get": Method(currency.get),
+    "crm.currency.base.get": Method(currency.base_get),
 }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from relatecrm.bitrix.call import Call
-from relatecrm.bitrix.entity import require_deal_type
+from relatecrm.bitrix.controller import require_deal_type
 from relatecrm.bitrix.envelope import ListResult
 from relatecrm.bitrix.filters import expand_select, parse_filter, parse_order, parse_select
 from relatecrm.bitrix.params import resolve
@@ -15,7 +15,7 @@ FIELDS = history.FIELD_ORDER
 
 
 async def list_(call: Call) -> ListResult:
-    require_deal_type(call.params)
+    require_deal_type(call)
     query = ListQuery(
         select=expand_select(
             parse_select(resolve(call.params, "select")), FIELDS, (), FIELDS, FIELDS

@@ -65,21 +65,6 @@ async def stage_exists_anywhere(conn: AsyncConnection, status_id: str) -> bool:
     return row.first() is not None
 
 
-async def status_ids(conn: AsyncConnection, entity_id: str) -> list[str]:
-    """The values of one reference list (DEAL_TYPE, SOURCE ...) in sort order."""
-    rows = await conn.execute(
-        select(statuses.c.status_id)
-        .where(statuses.c.entity_id == entity_id)
-        .order_by(statuses.c.sort, statuses.c.id)
-    )
-    return list(rows.scalars())
-
-
-async def currency_exists(conn: AsyncConnection, code: str) -> bool:
-    row = await conn.execute(select(currencies.c.currency).where(currencies.c.currency == code))
-    return row.first() is not None
-
-
 async def base_currency(conn: AsyncConnection) -> str | None:
     row = await conn.execute(
         select(currencies.c.currency).order_by(currencies.c.is_base.desc(), currencies.c.sort)

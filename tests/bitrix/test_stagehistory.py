@@ -211,4 +211,8 @@ async def test_errors(rest: RestClient) -> None:
     reply = await rest.call("crm.stagehistory.list", {"entityTypeId": 1})
     assert error(reply) == (400, "ENTITY_TYPE_NOT_SUPPORTED", "Entity type LEAD is not supported")
     reply = await rest.call("crm.stagehistory.list", {})
+    assert error(reply) == (
+        400, "ERROR_ARGUMENT", "Could not find value for parameter {entityTypeId}"
+    )  # fmt: skip
+    reply = await rest.call("crm.stagehistory.list", {"entityTypeId": 1000})
     assert error(reply) == (400, "NOT_FOUND", "Smart process not found")
