@@ -5,12 +5,19 @@ own codes and statuses in one table (``bitrix/envelope.py``).
 
     CrmError
     ├── NotFound
+    │   ├── CategoryNotFound
+    │   └── StatusNotFound
     ├── AccessDenied
     ├── InvalidId
+    │   └── InvalidStatusId
     ├── InvalidParameter          a parameter has the wrong shape ("must be array")
     ├── InvalidFieldValue         a field value cannot be coerced or is not allowed
     ├── InvalidFilter             filter names an unknown field or has a bad value
-    └── InvalidOrder              order names an unknown field or a bad direction
+    ├── InvalidOrder              order names an unknown field or a bad direction
+    ├── UnsupportedEntityType     an entityTypeId other than deals
+    ├── CategoryRemovalDisabled, CategoryNotEmpty, InvalidCategoryField   funnels
+    ├── StatusError               reference lists: required fields, protected or used rows
+    └── DuplicateStatus
 """
 
 from __future__ import annotations
