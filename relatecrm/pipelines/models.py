@@ -18,6 +18,8 @@ categories = Table(
     Column("origin_id", String(255), nullable=True),
     Column("originator_id", String(255), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
+    # Funnel ids are never reused, so old stage history never points at a new funnel.
+    sqlite_autoincrement=True,
 )
 
 # One table for every reference list Bitrix keeps in b_crm_status: ENTITY_ID names the

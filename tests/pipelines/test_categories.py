@@ -145,3 +145,12 @@ def test_stage_list_names() -> None:
     for name in ("DEAL_STAGE_0", "DEAL_STAGE_", "DEAL_STAGE_1a", "DEAL_TYPE", "SOURCE"):
         assert categories.funnel_of(name) is None, name
         assert not categories.is_stage(name)
+
+
+async def test_deleted_funnel_ids_are_never_reused(db: AsyncEngine) -> None:
+    """Old stage history keeps pointing at the funnel it names, on both backends."""
+    first = await add(db, name="A")
+    async with transaction(db) as conn:
+        await categories.delete_category(conn, entity_type_id=DEAL, category_id=first.id)
+    second = await add(db, name="B")
+    assert second.id > first.id

@@ -17,7 +17,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("categories") as batch:
+    # On SQLite the table is rebuilt with AUTOINCREMENT so deleted funnel ids are not reused.
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    with op.batch_alter_table(
+        "categories",
+        recreate="always" if sqlite else "auto",
+        table_kwargs={"sqlite_autoincrement": True} if sqlite else {},
+    ) as batch:
         batch.add_column(sa.Column("origin_id", sa.String(length=255), nullable=True))
         batch.add_column(sa.Column("originator_id", sa.String(length=255), nullable=True))
     if op.get_bind().dialect.name == "postgresql":
