@@ -100,7 +100,7 @@ class RestEndpoint:
             status, body = error_body(error)
         except Exception:
             # A bug or a database failure: log it, answer in the envelope, no traceback.
-            log.exception("internal error in %s", _safe_path(request))
+            log.exception("internal error in %s", mask_codes(request.url.path))
             status, body = error_body(BitrixError())
         return Response(body, status_code=status, headers=JSON_HEADERS)
 
@@ -112,10 +112,11 @@ class RestEndpoint:
             max_keys=self.settings.max_params,
             max_depth=self.settings.max_param_depth,
         )
-        params, credentials = split_params(params)
+        # Credentials never reach a method; OAuth tokens among them are not served yet.
+        params, _credentials = split_params(params)
         method = find_method(method_name)
         async with transaction(self.engine, write=method is not None and method.write) as conn:
-            principal = await self._authenticate(conn, user, code, credentials)
+            principal = await self._authenticate(conn, user, code)
             if method is None:
                 raise MethodNotFound()
             if method.scope not in principal.scopes:
@@ -132,7 +133,7 @@ class RestEndpoint:
         return 200, body
 
     async def _authenticate(
-        self, conn: AsyncConnection, user: str | None, code: str | None, credentials: dict[str, Any]
+        self, conn: AsyncConnection, user: str | None, code: str | None
     ) -> Principal:
         if user is None or code is None:
             # OAuth tokens arrive with the OAuth issue; until then nothing here is valid.
@@ -143,10 +144,6 @@ class RestEndpoint:
         return principal
 
 
-def _safe_path(request: Request) -> str:
-    """The path with any webhook code masked: codes are secrets and never logged."""
-    return mask_codes(request.url.path)
-
-
 def mask_codes(path: str) -> str:
+    """The path with any webhook code masked: codes are secrets and never logged."""
     return re.sub(r"(/rest/+[^/]+/+)[^/]+(/+[^/]+)", r"\1***\2", path)
