@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relatecrm.deals.models import deals
@@ -249,13 +250,17 @@ async def add_status(conn: AsyncConnection, *, fields: Mapping[str, Any]) -> int
     )
     if taken.first() is not None:
         raise DuplicateStatus()
-    result = await conn.execute(
-        insert(statuses)
-        .values(entity_id=directory.entity_id, status_id=code, name=name, name_init=None,
-                sort=sort, system=False, color=color, semantics=semantics,
-                category_id=directory.category_id)
-        .returning(statuses.c.id)
-    )  # fmt: skip
+    try:
+        result = await conn.execute(
+            insert(statuses)
+            .values(entity_id=directory.entity_id, status_id=code, name=name, name_init=None,
+                    sort=sort, system=False, color=color, semantics=semantics,
+                    category_id=directory.category_id)
+            .returning(statuses.c.id)
+        )  # fmt: skip
+    except IntegrityError:
+        # A concurrent add of the same code won the race: the same answer as above.
+        raise DuplicateStatus() from None
     return int(result.scalar_one())
 
 

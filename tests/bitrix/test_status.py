@@ -517,3 +517,25 @@ async def test_types_and_sources_used_by_deals_cannot_be_deleted(
 async def test_delete_with_a_bad_id(rest: RestClient) -> None:
     classic(await rest.call("crm.status.delete", {}), BAD_ID)
     classic(await rest.call("crm.status.delete", {"id": "1x"}), BAD_ID)
+
+
+async def test_concurrent_adds_of_one_code_never_fail_with_500(
+    rest: RestClient, db: AsyncEngine
+) -> None:
+    """Two writers race for the same STATUS_ID: one wins, the other gets the duplicate error."""
+    import asyncio
+
+    fields = {"ENTITY_ID": "SOURCE", "STATUS_ID": "RACE", "NAME": "Race"}
+    before = await count_rows(db, "statuses")
+    replies = await asyncio.gather(
+        *(rest.call("crm.status.add", {"fields": fields}) for _ in range(4))
+    )
+    statuses = sorted(reply.status for reply in replies)
+    assert statuses == [200, 400, 400, 400], [reply.body for reply in replies]
+    for reply in replies:
+        if reply.status == 400:
+            assert reply.body == {
+                "error": "ERROR_CORE",
+                "error_description": "The specified status ID already exists.",
+            }
+    assert await count_rows(db, "statuses") == before + 1
