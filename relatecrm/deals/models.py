@@ -49,7 +49,15 @@ deals = Table(
     Column("comments", Text, nullable=True),
     Column("additional_info", Text, nullable=True),
     Column("location_id", String(100), nullable=True),
-    Column("category_id", Integer, nullable=False, server_default="0"),
+    # RESTRICT: a funnel with deals cannot go, and a deal cannot land in a deleted funnel,
+    # even when the two race (the key check locks the funnel row on PostgreSQL).
+    Column(
+        "category_id",
+        Integer,
+        ForeignKey("categories.id", ondelete="RESTRICT"),
+        nullable=False,
+        server_default="0",
+    ),
     Column("stage_semantic_id", String(1), nullable=False, server_default="P"),
     _flag("is_new", "Y"),
     _flag("is_recurring"),

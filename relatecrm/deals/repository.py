@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relatecrm.deals.fields import FIELDS, SYSTEM_FIELDS, FieldSpec
@@ -38,8 +39,12 @@ def _columns(names: Iterable[str]) -> list[Any]:
     return [deals.c[FIELDS[name].column_name or ""].label(name) for name in names]
 
 
-async def insert_deal(conn: AsyncConnection, values: Mapping[str, Any]) -> int:
-    result = await conn.execute(insert(deals).values(**values).returning(deals.c.id))
+async def insert_deal(conn: AsyncConnection, values: Mapping[str, Any]) -> int | None:
+    """The new deal's id, or None if its funnel was deleted under it (a lost race)."""
+    try:
+        result = await conn.execute(insert(deals).values(**values).returning(deals.c.id))
+    except IntegrityError:
+        return None
     return int(result.scalar_one())
 
 

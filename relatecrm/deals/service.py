@@ -205,6 +205,8 @@ async def add(conn: AsyncConnection, ctx: Context, fields: Mapping[str, Any]) ->
         last_activity_by=ctx.user_id,
     )
     deal_id = await repository.insert_deal(conn, columns)
+    if deal_id is None:
+        raise InvalidFieldValue("CATEGORY_ID", FIELDS["CATEGORY_ID"].title)
     later: dict[str, Any] = {} if title_given else {"title": f"Deal #{deal_id}"}
     await _apply_contacts(conn, deal_id, values, later, creating=True)
     await repository.update_deal(conn, deal_id, later)

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relatecrm.deals.models import deals
@@ -238,7 +239,10 @@ async def delete_category(conn: AsyncConnection, *, entity_type_id: int, categor
     if has_deals.first() is not None:
         raise CategoryNotEmpty()
     await conn.execute(delete(statuses).where(statuses.c.entity_id == stage_entity_id(category_id)))
-    await conn.execute(delete(categories).where(categories.c.id == category_id))
+    try:
+        await conn.execute(delete(categories).where(categories.c.id == category_id))
+    except IntegrityError:  # deals arrived after the check: the key keeps them
+        raise CategoryNotEmpty() from None
 
 
 async def find_directory(conn: AsyncConnection, entity_id: str) -> Directory | None:

@@ -154,3 +154,27 @@ async def test_deleted_funnel_ids_are_never_reused(db: AsyncEngine) -> None:
         await categories.delete_category(conn, entity_type_id=DEAL, category_id=first.id)
     second = await add(db, name="B")
     assert second.id > first.id
+
+
+async def test_a_deal_never_lands_in_a_funnel_deleted_under_it(db: AsyncEngine) -> None:
+    """The delete holds the funnel; the racing add waits, then is refused: no orphan deal."""
+    import asyncio
+
+    from relatecrm.errors import InvalidFieldValue
+
+    funnel = await add(db, name="Doomed")
+    ctx = deals.Context(user_id=1, now=NOW, tz=dt.UTC)
+    async with transaction(db) as deleting:
+        await categories.delete_category(deleting, entity_type_id=DEAL, category_id=funnel.id)
+
+        async def add_deal() -> int:
+            async with transaction(db) as conn:
+                return await deals.add(conn, ctx, {"CATEGORY_ID": funnel.id})
+
+        racing = asyncio.create_task(add_deal())
+        await asyncio.sleep(0.3)  # the add is now waiting for the funnel (or the write lock)
+        assert not racing.done()
+    with pytest.raises(InvalidFieldValue) as caught:
+        await racing
+    assert caught.value.field == "CATEGORY_ID"
+    assert await count_rows(db, "deals") == 0

@@ -33,6 +33,11 @@ def upgrade() -> None:
             "SELECT setval('categories_id_seq', (SELECT COALESCE(MAX(id), 0) + 1 FROM categories), false)"
         )
         op.execute("ALTER TABLE categories ALTER COLUMN id SET DEFAULT nextval('categories_id_seq')")
+    with op.batch_alter_table("deals") as batch:
+        batch.create_foreign_key(
+            "fk_deals_category_id_categories", "categories", ["category_id"], ["id"],
+            ondelete="RESTRICT",
+        )  # fmt: skip
     op.create_table(
         "stage_history",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -56,6 +61,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("stage_history")
+    with op.batch_alter_table("deals") as batch:
+        batch.drop_constraint("fk_deals_category_id_categories", type_="foreignkey")
     if op.get_bind().dialect.name == "postgresql":
         op.execute("ALTER TABLE categories ALTER COLUMN id DROP DEFAULT")
         op.execute("DROP SEQUENCE categories_id_seq")
