@@ -1,9 +1,10 @@
 """Imports every domain's tables so that ``db.metadata`` knows the whole schema."""
 
 from relatecrm.accounts import models as accounts
+from relatecrm.contacts import models as contacts
 from relatecrm.deals import models as deals
 from relatecrm.events import models as events
 from relatecrm.pipelines import history
 from relatecrm.pipelines import models as pipelines
 
-__all__ = ["accounts", "deals", "events", "history", "pipelines"]
+__all__ = ["accounts", "contacts", "deals", "events", "history", "pipelines"]

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relatecrm.accounts.service import Principal
-from relatecrm.deals.service import Context
+from relatecrm.context import Context
 
 
 @dataclass(frozen=True)

@@ -36,19 +36,19 @@ def _map_param(call: Call, name: str, *, required: bool) -> dict[str, Any]:
     return value
 
 
-def _fields(call: Call) -> dict[str, Any]:
+def fields_param(call: Call) -> dict[str, Any]:
     _map_param(call, "params", required=False)
     fields = _map_param(call, "fields", required=True)
     return {ascii_upper(str(key)): value for key, value in fields.items()}
 
 
 async def add(call: Call) -> int:
-    return await service.add(call.conn, call.ctx, _fields(call))
+    return await service.add(call.conn, call.ctx, fields_param(call))
 
 
 async def update(call: Call) -> bool:
     deal_id = service.check_id(resolve(call.params, "id"))
-    await service.update(call.conn, call.ctx, deal_id, _fields(call))
+    await service.update(call.conn, call.ctx, deal_id, fields_param(call))
     return True
 
 

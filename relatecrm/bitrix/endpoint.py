@@ -32,8 +32,8 @@ from relatecrm.bitrix.errors import (
 from relatecrm.bitrix.methods import find_method
 from relatecrm.bitrix.request import read_params, split_params
 from relatecrm.config import Settings
+from relatecrm.context import Context
 from relatecrm.db import transaction
-from relatecrm.deals.service import Context
 from relatecrm.errors import CrmError
 
 log = logging.getLogger("relatecrm.rest")

@@ -6,7 +6,7 @@ is kept in step with this table by a test.
 
 from __future__ import annotations
 
-from relatecrm.bitrix import category, currency, deal, item, stagehistory, status
+from relatecrm.bitrix import category, company, contact, currency, deal, item, stagehistory, status
 from relatecrm.bitrix.call import Method
 
 METHODS: dict[str, Method] = {
@@ -16,6 +16,18 @@ METHODS: dict[str, Method] = {
     "crm.deal.list": Method(deal.list_),
     "crm.deal.delete": Method(deal.delete, write=True),
     "crm.deal.fields": Method(deal.fields),
+    "crm.contact.add": Method(contact.CONTACTS.add, write=True),
+    "crm.contact.update": Method(contact.CONTACTS.update, write=True),
+    "crm.contact.get": Method(contact.CONTACTS.get),
+    "crm.contact.list": Method(contact.CONTACTS.list_),
+    "crm.contact.delete": Method(contact.CONTACTS.delete, write=True),
+    "crm.contact.fields": Method(contact.CONTACTS.fields),
+    "crm.company.add": Method(company.COMPANIES.add, write=True),
+    "crm.company.update": Method(company.COMPANIES.update, write=True),
+    "crm.company.get": Method(company.COMPANIES.get),
+    "crm.company.list": Method(company.COMPANIES.list_),
+    "crm.company.delete": Method(company.COMPANIES.delete, write=True),
+    "crm.company.fields": Method(company.COMPANIES.fields),
     "crm.item.add": Method(item.add, write=True),
     "crm.item.update": Method(item.update, write=True),
     "crm.item.get": Method(item.get),

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relatecrm.accounts.service import user_exists
+from relatecrm.context import Context
 from relatecrm.deals import repository, stages
 from relatecrm.deals.fields import FIELDS, OUTPUT_ORDER, TRACE, FieldSpec
 from relatecrm.errors import InvalidFieldValue, InvalidId, NotFound
@@ -24,15 +24,6 @@ from relatecrm.values import Unconvertible, coerce, to_int
 
 ENTITY = "deal"
 DEFAULT_CATEGORY = 0
-
-
-@dataclass(frozen=True)
-class Context:
-    """Who acts, when, and in which time zone dates are read."""
-
-    user_id: int
-    now: dt.datetime
-    tz: dt.tzinfo
 
 
 def describe_fields() -> dict[str, dict[str, Any]]:

@@ -6,11 +6,12 @@ are derived here from the stage every time the stage is set, so they cannot drif
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from relatecrm.context import Context
 from relatecrm.deals.fields import FIELDS
 from relatecrm.errors import InvalidFieldValue
 from relatecrm.pipelines import service as pipelines
@@ -21,16 +22,6 @@ from relatecrm.pipelines.history import (
     MOVED_INTERMEDIATE,
     stage_history,
 )
-
-
-class Actor(Protocol):
-    """Who moves the deal and when (deals.service.Context satisfies it)."""
-
-    @property
-    def user_id(self) -> int: ...
-
-    @property
-    def now(self) -> Any: ...
 
 
 def invalid_stage() -> InvalidFieldValue:
@@ -59,7 +50,7 @@ async def resolve(
     return stages[0]
 
 
-def columns(stage: pipelines.Stage, actor: Actor) -> dict[str, Any]:
+def columns(stage: pipelines.Stage, actor: Context) -> dict[str, Any]:
     return {
         "category_id": stage.category_id,
         "stage_id": stage.status_id,
@@ -76,7 +67,7 @@ def move_type(stage: pipelines.Stage) -> int:
 
 
 async def record(
-    conn: AsyncConnection, actor: Actor, deal_id: int, stage: pipelines.Stage, type_id: int
+    conn: AsyncConnection, actor: Context, deal_id: int, stage: pipelines.Stage, type_id: int
 ) -> None:
     """One stage-history row, in the same transaction as the move it describes."""
     await conn.execute(

@@ -1,0 +1,1 @@
+"""Contacts and companies: the clients a deal is about, with their phones and e-mails."""
