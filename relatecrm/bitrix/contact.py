@@ -13,13 +13,16 @@ from typing import Any
 from relatecrm.bitrix.call import Call
 from relatecrm.bitrix.deal import fields_param
 from relatecrm.bitrix.envelope import ListResult
-from relatecrm.bitrix.filters import expand_select, parse_filter, parse_order, parse_select
+from relatecrm.bitrix.filters import (
+    expand_select,
+    list_query,
+    parse_select,
+)
 from relatecrm.bitrix.params import resolve
 from relatecrm.bitrix.render import render_value
 from relatecrm.contacts import service
 from relatecrm.contacts.fields import CONTACT, MULTI_NAMES, Entity
 from relatecrm.deals.service import check_id
-from relatecrm.listing import ListQuery
 
 
 class ClientMethods:
@@ -56,12 +59,8 @@ class ClientMethods:
     async def list_(self, call: Call) -> ListResult:
         # `*` is every single-valued field (the output order holds no multi-field).
         requested = parse_select(resolve(call.params, "select"))
-        query = ListQuery(
-            select=expand_select(requested, self.entity.output_order, (), self.order, self.order),
-            conditions=parse_filter(resolve(call.params, "filter")),
-            order=parse_order(resolve(call.params, "order")),
-            start=call.start,
-        )
+        select = expand_select(requested, self.entity.output_order, (), self.order, self.order)
+        query = list_query(call.params, call.start, select)
         page = await service.list_rows(call.conn, call.ctx, self.entity, query)
         rows = [self.render(row, call) for row in page.rows]
         return ListResult(rows, total=page.total or 0, next=page.next)

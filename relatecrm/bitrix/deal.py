@@ -9,8 +9,7 @@ from relatecrm.bitrix.envelope import ListResult
 from relatecrm.bitrix.filters import (
     ascii_upper,
     expand_select,
-    parse_filter,
-    parse_order,
+    list_query,
     parse_select,
 )
 from relatecrm.bitrix.params import resolve
@@ -18,7 +17,6 @@ from relatecrm.bitrix.render import render_row
 from relatecrm.deals import service
 from relatecrm.deals.fields import FIELDS, OUTPUT_ORDER
 from relatecrm.errors import InvalidParameter
-from relatecrm.listing import ListQuery
 
 TYPES = {name: spec.type for name, spec in FIELDS.items()}
 # `*` means every system field except multiple ones (CONTACT_IDS).
@@ -59,14 +57,9 @@ async def get(call: Call) -> dict[str, Any]:
 
 
 async def list_(call: Call) -> ListResult:
-    query = ListQuery(
-        select=expand_select(
-            parse_select(resolve(call.params, "select")), STAR, (), FIELDS, OUTPUT_ORDER
-        ),
-        conditions=parse_filter(resolve(call.params, "filter")),
-        order=parse_order(resolve(call.params, "order")),
-        start=call.start,
-    )
+    requested = parse_select(resolve(call.params, "select"))
+    select = expand_select(requested, STAR, (), FIELDS, OUTPUT_ORDER)
+    query = list_query(call.params, call.start, select)
     page = await service.list_deals(call.conn, call.ctx, query)
     rows = [render_row(row, TYPES, call.ctx.tz) for row in page.rows]
     return ListResult(rows, total=page.total or 0, next=page.next)

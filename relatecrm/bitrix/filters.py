@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from relatecrm.bitrix.params import php_list
+from relatecrm.bitrix.params import php_list, resolve
 from relatecrm.errors import InvalidFilter, InvalidParameter
 from relatecrm.listing import (
     CONTAINS,
@@ -22,6 +22,7 @@ from relatecrm.listing import (
     NOT_LIKE,
     Condition,
     Group,
+    ListQuery,
 )
 
 # Longest prefixes first, so that "!@" is not read as "!" + "@FIELD".
@@ -135,3 +136,16 @@ def expand_select(
         elif name in allowed:
             chosen.add(name)
     return [name for name in output_order if name in chosen]
+
+
+def list_query(
+    params: dict[str, Any], start: int, select: list[str], *, round_start: bool = True
+) -> ListQuery:
+    """A classic list call's ``filter`` and ``order`` with an already expanded ``select``."""
+    return ListQuery(
+        select=select,
+        conditions=parse_filter(resolve(params, "filter")),
+        order=parse_order(resolve(params, "order")),
+        start=start,
+        round_start=round_start,
+    )

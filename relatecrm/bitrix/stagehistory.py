@@ -5,10 +5,13 @@ from __future__ import annotations
 from relatecrm.bitrix.call import Call
 from relatecrm.bitrix.controller import require_deal_type
 from relatecrm.bitrix.envelope import ListResult
-from relatecrm.bitrix.filters import expand_select, parse_filter, parse_order, parse_select
+from relatecrm.bitrix.filters import (
+    expand_select,
+    list_query,
+    parse_select,
+)
 from relatecrm.bitrix.params import resolve
 from relatecrm.bitrix.render import render_value
-from relatecrm.listing import ListQuery
 from relatecrm.pipelines import history
 
 FIELDS = history.FIELD_ORDER
@@ -16,15 +19,9 @@ FIELDS = history.FIELD_ORDER
 
 async def list_(call: Call) -> ListResult:
     require_deal_type(call)
-    query = ListQuery(
-        select=expand_select(
-            parse_select(resolve(call.params, "select")), FIELDS, (), FIELDS, FIELDS
-        ),
-        conditions=parse_filter(resolve(call.params, "filter")),
-        order=parse_order(resolve(call.params, "order")),
-        start=call.start,
-        round_start=False,
-    )
+    requested = parse_select(resolve(call.params, "select"))
+    select = expand_select(requested, FIELDS, (), FIELDS, FIELDS)
+    query = list_query(call.params, call.start, select, round_start=False)
     page = await history.list_page(call.conn, query, call.ctx.tz)
     rows = [
         {
