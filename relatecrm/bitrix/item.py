@@ -22,10 +22,9 @@ from relatecrm.deals import service
 from relatecrm.deals.fields import CAMEL, FIELDS, FROM_CAMEL, OUTPUT_ORDER
 from relatecrm.errors import InvalidFieldValue, InvalidId, InvalidParameter, NotFound
 from relatecrm.listing import Condition, Group, ListQuery
+from relatecrm.values import INT_TYPES
 
 ITEM_ORDER = [*OUTPUT_ORDER, "CONTACT_IDS"]
-INT_TYPES = {"integer", "user", "crm_category", "crm_company", "crm_contact", "crm_lead",
-             "crm_quote"}  # fmt: skip
 
 
 def upper_name(name: str) -> str | None:
