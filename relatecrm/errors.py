@@ -171,3 +171,9 @@ class StageAfterFinal(StatusError):
 
 class DuplicateStatus(CrmError):
     """The specified status ID already exists."""
+
+
+# Deal-contact links (crm.deal.contact.*).
+
+
+# Product catalog and product rows (crm.product.*, crm.deal.productrows.*, crm.item.productrow.*).

@@ -6,5 +6,6 @@ from relatecrm.deals import models as deals
 from relatecrm.events import models as events
 from relatecrm.pipelines import history
 from relatecrm.pipelines import models as pipelines
+from relatecrm.products import models as products
 
-__all__ = ["accounts", "contacts", "deals", "events", "history", "pipelines"]
+__all__ = ["accounts", "contacts", "deals", "events", "history", "pipelines", "products"]

@@ -139,13 +139,14 @@ async def db(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
     """The shared database, back to its freshly migrated state before the test."""
     from relatecrm.accounts.models import users, webhooks
     from relatecrm.contacts.models import companies, contacts, multifields
-    from relatecrm.deals.models import deal_contacts, deals
+    from relatecrm.deals.models import deal_contacts, deals, product_rows
     from relatecrm.events.models import outbox
     from relatecrm.pipelines.history import stage_history
+    from relatecrm.products.models import products
 
     async with transaction(engine) as conn:
-        for table in (stage_history, deal_contacts, deals, outbox, webhooks, multifields,
-                      contacts, companies):  # fmt: skip
+        for table in (stage_history, product_rows, deal_contacts, deals, outbox, webhooks,
+                      multifields, contacts, companies, products):  # fmt: skip
             await conn.execute(delete(table))
         await conn.execute(delete(users).where(users.c.id != 1))
         await accounts.ensure_admin(conn, now=_now())

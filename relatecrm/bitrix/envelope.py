@@ -57,6 +57,8 @@ ERROR_TABLE: dict[type[CrmError], tuple[int, str]] = {
     # crm.status.* is a classic proxy: empty code, except the module's duplicate check.
     StatusError: (400, ""),
     DuplicateStatus: (400, "ERROR_CORE"),
+    # crm.deal.contact.*
+    # crm.product.*, crm.deal.productrows.*, crm.item.productrow.*
     CrmError: (400, "ERROR_CORE"),
 }
 

@@ -6,7 +6,20 @@ is kept in step with this table by a test.
 
 from __future__ import annotations
 
-from relatecrm.bitrix import category, company, contact, currency, deal, item, stagehistory, status
+from relatecrm.bitrix import (
+    category,
+    company,
+    contact,
+    currency,
+    deal,
+    dealcontact,
+    item,
+    product,
+    productrow,
+    productrows,
+    stagehistory,
+    status,
+)
 from relatecrm.bitrix.call import Method
 
 METHODS: dict[str, Method] = {
@@ -16,6 +29,33 @@ METHODS: dict[str, Method] = {
     "crm.deal.list": Method(deal.list_),
     "crm.deal.delete": Method(deal.delete, write=True),
     "crm.deal.fields": Method(deal.fields),
+    "crm.deal.contact.fields": Method(dealcontact.fields),
+    "crm.deal.contact.add": Method(dealcontact.add, write=True),
+    "crm.deal.contact.delete": Method(dealcontact.delete, write=True),
+    "crm.deal.contact.items.get": Method(dealcontact.items_get),
+    "crm.deal.contact.items.set": Method(dealcontact.items_set, write=True),
+    "crm.deal.contact.items.delete": Method(dealcontact.items_delete, write=True),
+    "crm.deal.productrows.set": Method(productrows.set_, write=True),
+    "crm.deal.productrows.get": Method(productrows.get),
+    "crm.item.productrow.add": Method(productrow.add, write=True),
+    "crm.item.productrow.update": Method(productrow.update, write=True),
+    "crm.item.productrow.get": Method(productrow.get),
+    "crm.item.productrow.list": Method(productrow.list_),
+    "crm.item.productrow.delete": Method(productrow.delete, write=True),
+    "crm.item.productrow.set": Method(productrow.set_, write=True),
+    "crm.item.productrow.fields": Method(productrow.fields),
+    "crm.product.add": Method(product.add, write=True),
+    "crm.product.update": Method(product.update, write=True),
+    "crm.product.get": Method(product.get),
+    "crm.product.list": Method(product.list_),
+    "crm.product.delete": Method(product.delete, write=True),
+    "crm.product.fields": Method(product.fields),
+    "crm.measure.list": Method(product.measure_list),
+    "crm.measure.get": Method(product.measure_get),
+    "crm.measure.fields": Method(product.measure_fields),
+    "crm.vat.list": Method(product.vat_list),
+    "crm.vat.get": Method(product.vat_get),
+    "crm.vat.fields": Method(product.vat_fields),
     "crm.contact.add": Method(contact.CONTACTS.add, write=True),
     "crm.contact.update": Method(contact.CONTACTS.update, write=True),
     "crm.contact.get": Method(contact.CONTACTS.get),

@@ -1,4 +1,4 @@
-"""The deals table and the deal-contact links."""
+"""The deals table, the deal-contact links and the deal product rows."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from sqlalchemy import (
     Index,
     Integer,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Table,
     Text,
 )
 
-from relatecrm.db import Money, UtcDateTime, metadata
+from relatecrm.db import Money, Scaled, UtcDateTime, metadata
 
 
 def _flag(name: str, default: str = "N") -> Column[str]:
@@ -100,4 +101,37 @@ deal_contacts = Table(
     Column("is_primary", String(1), nullable=False, server_default="N"),
     PrimaryKeyConstraint("deal_id", "contact_id"),
     Index("ix_deal_contacts_contact", "contact_id"),
+)
+
+# Product rows of deals (crm.deal.productrows.*, crm.item.productrow.* with ownerType D).
+# Every price is stored as priced by ``deals.pricing``; QUANTITY keeps 4 places and the
+# rates 2, as Bitrix's DECIMAL columns do, and inputs are rounded to those before pricing,
+# so the deal totals can always be recomputed from the stored rows. Ids are never reused.
+product_rows = Table(
+    "product_rows",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("owner_type", String(4), nullable=False, server_default="D"),
+    Column("owner_id", Integer, ForeignKey("deals.id", ondelete="CASCADE"), nullable=False),
+    Column("product_id", Integer, nullable=False, server_default="0"),
+    Column("product_name", String(255), nullable=False),
+    Column("product_description", Text, nullable=True),
+    Column("price", Money, nullable=False),
+    Column("price_exclusive", Money, nullable=False),
+    Column("price_netto", Money, nullable=False),
+    Column("price_brutto", Money, nullable=False),
+    Column("quantity", Scaled(4), nullable=False),
+    Column("discount_type_id", SmallInteger, nullable=False, server_default="2"),
+    Column("discount_rate", Scaled(2), nullable=False, server_default="0"),
+    Column("discount_sum", Money, nullable=False, server_default="0"),
+    Column("tax_rate", Scaled(2), nullable=True),
+    _flag("tax_included"),
+    _flag("customized", "Y"),
+    Column("measure_code", Integer, nullable=False, server_default="0"),
+    Column("measure_name", String(50), nullable=False, server_default=""),
+    Column("sort", Integer, nullable=False, server_default="0"),
+    Column("xml_id", String(255), nullable=True),
+    Column("type", SmallInteger, nullable=False, server_default="1"),
+    Index("ix_product_rows_owner", "owner_type", "owner_id", "sort", "id"),
+    sqlite_autoincrement=True,
 )

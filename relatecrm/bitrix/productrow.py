@@ -1,0 +1,35 @@
+"""``crm.item.productrow.*`` handlers for deals (``ownerType`` ``D``; protocol §8.4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from relatecrm.bitrix.call import Call
+
+
+async def add(call: Call) -> Any:
+    raise NotImplementedError  # placeholder until implemented
+
+
+async def update(call: Call) -> Any:
+    raise NotImplementedError  # placeholder until implemented
+
+
+async def get(call: Call) -> Any:
+    raise NotImplementedError  # placeholder until implemented
+
+
+async def list_(call: Call) -> Any:
+    raise NotImplementedError  # placeholder until implemented
+
+
+async def delete(call: Call) -> Any:
+    raise NotImplementedError  # placeholder until implemented
+
+
+async def set_(call: Call) -> Any:
+    raise NotImplementedError  # placeholder until implemented
+
+
+async def fields(call: Call) -> Any:
+    raise NotImplementedError  # placeholder until implemented

@@ -1,0 +1,1 @@
+"""The product catalog: products, units of measure and VAT rates that product rows refer to."""
