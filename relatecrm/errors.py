@@ -176,4 +176,80 @@ class DuplicateStatus(CrmError):
 # Deal-contact links (crm.deal.contact.*).
 
 
+class InvalidLinkOwner(InvalidId):
+    """The parameter 'ownerEntityID' is invalid or not defined."""
+
+    @classmethod
+    def unquoted(cls) -> InvalidLinkOwner:
+        """The ``items.*`` methods name the parameter without quotes."""
+        return cls("The parameter ownerEntityID is invalid or not defined.")
+
+
+class InvalidLink(CrmError):
+    """The parameter 'fields' is not valid."""
+
+
+class InvalidLinkItems(CrmError):
+    """The parameter items is not valid."""
+
+
+class UnknownContact(CrmError):
+    """A link names a contact that does not exist."""
+
+    def __init__(self, contact_id: int) -> None:
+        self.contact_id = contact_id
+        super().__init__(f"Contact {contact_id} is not found.")
+
+
 # Product catalog and product rows (crm.product.*, crm.deal.productrows.*, crm.item.productrow.*).
+
+
+class ProductNotFound(NotFound):
+    """Product is not found."""
+
+
+class ProductNameMissing(CrmError):
+    """Name is not specified."""
+
+
+class MeasureNotFound(NotFound):
+    """Not found"""
+
+
+class VatRateNotFound(NotFound):
+    """VAT rate not found."""
+
+
+class InadmissibleSelect(CrmError):
+    """Inadmissible fields for selection"""
+
+
+# Product rows: row validation fails like Bitrix's ERROR_CORE texts, ending in "<br>".
+
+
+class ProductRowError(CrmError):
+    """Invalid product row.<br>"""
+
+
+class InvalidRowValue(ProductRowError):
+    """A product row field cannot be read as its type, or is out of range."""
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+        super().__init__(f'Invalid value for the "{field}" field of a product row.<br>')
+
+
+class RowProductNotFound(ProductRowError):
+    """A row names a catalog product that does not exist."""
+
+    def __init__(self, product_id: int) -> None:
+        self.product_id = product_id
+        super().__init__(f"The product with ID {product_id} was not found in the catalog.<br>")
+
+
+class RowsTotalOutOfRange(ProductRowError):
+    """The total of the product rows is out of range.<br>"""
+
+
+class ProductRowNotFound(NotFound):
+    """Item not found"""

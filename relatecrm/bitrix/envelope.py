@@ -21,14 +21,20 @@ from relatecrm.errors import (
     CategoryRemovalDisabled,
     CrmError,
     DuplicateStatus,
+    InadmissibleSelect,
     InvalidCategoryField,
     InvalidFieldValue,
     InvalidFilter,
     InvalidId,
+    InvalidLink,
+    InvalidLinkItems,
     InvalidOrder,
     InvalidParameter,
     NotFound,
+    ProductNameMissing,
+    ProductRowError,
     StatusError,
+    UnknownContact,
     UnsupportedEntityType,
 )
 
@@ -58,7 +64,13 @@ ERROR_TABLE: dict[type[CrmError], tuple[int, str]] = {
     StatusError: (400, ""),
     DuplicateStatus: (400, "ERROR_CORE"),
     # crm.deal.contact.*
+    InvalidLink: (400, ""),
+    InvalidLinkItems: (400, "ERROR_CORE"),
+    UnknownContact: (400, ""),
     # crm.product.*, crm.deal.productrows.*, crm.item.productrow.*
+    ProductNameMissing: (400, ""),
+    InadmissibleSelect: (400, ""),
+    ProductRowError: (400, "ERROR_CORE"),  # row validation, like the discount checks
     CrmError: (400, "ERROR_CORE"),
 }
 

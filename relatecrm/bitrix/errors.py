@@ -91,3 +91,44 @@ class ExpectedIterable(BitrixError):
 
     code = "100"
     status = 400
+
+
+# crm.item.productrow.*: the engine controller's own codes (Crm\Controller\ErrorCode).
+
+
+class OwnerNotFound(BitrixError):
+    """Owner was not found"""
+
+    code = "OWNER_NOT_FOUND"
+    status = 400
+
+
+class OwnerTypeNotSupported(BitrixError):
+    """Entity type  is not supported"""
+
+    code = "ENTITY_TYPE_NOT_SUPPORTED"
+    status = 400
+
+
+class RequiredArgumentMissing(BitrixError):
+    """A required argument is missing"""
+
+    code = "REQUIRED_ARG_MISSING"
+    status = 400
+
+    def __init__(self, argument: str) -> None:
+        super().__init__(f"Argument '{argument}' is required")
+
+
+class InvalidArgumentValue(BitrixError):
+    """Invalid values for input parameters"""
+
+    code = "INVALID_ARG_VALUE"
+    status = 400
+
+
+class ControllerAccessDenied(BitrixError):
+    """Access denied"""
+
+    code = "ACCESS_DENIED"
+    status = 400
