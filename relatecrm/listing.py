@@ -90,6 +90,9 @@ class Queryable:
     column: ColumnElement[Any]
     likeable: bool
     nullable: bool = True
+    # A field kept in another table (a deal's linked contacts): builds its own condition
+    # and cannot be sorted on.
+    clause: Callable[[Condition, dt.tzinfo], ColumnElement[bool]] | None = None
 
 
 def _escape_like(text: str) -> str:
@@ -196,7 +199,7 @@ def _compile_group(
         spec = fields.get(item.field)
         if spec is None:
             raise InvalidFilter.field_not_allowed(item.label or item.field)
-        clauses.append(compile_condition(spec, item, tz))
+        clauses.append(spec.clause(item, tz) if spec.clause else compile_condition(spec, item, tz))
     if group.logic == "OR":
         return or_(false(), *clauses) if clauses else true()
     return and_(true(), *clauses)
@@ -214,7 +217,7 @@ def compile_order(
     seen_id = False
     for name, direction in order:
         spec = fields.get(name)
-        if spec is None:
+        if spec is None or spec.clause is not None:
             raise InvalidOrder.field_not_allowed(name)
         normalized = direction.strip().upper() if isinstance(direction, str) else ""
         if normalized not in ("ASC", "DESC"):

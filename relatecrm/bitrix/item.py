@@ -143,6 +143,8 @@ def _mapped(items: Sequence[Condition | Group]) -> list[Condition | Group]:
 
 
 async def list_(call: Call) -> ListResult:
+    """``contactIds`` filters by any linked contact, as Bitrix joins its contact bindings;
+    ``contactId`` is the deal's own column, the primary contact."""
     require_deal_type(call)
     names = _select(resolve(call.params, "select"))
     with_contacts = "CONTACT_IDS" in names
@@ -159,7 +161,7 @@ async def list_(call: Call) -> ListResult:
         start=call.start,
         round_start=False,
     )
-    page = await service.list_deals(call.conn, call.ctx, query)
+    page = await service.list_deals(call.conn, call.ctx, query, linked_contacts=True)
     if not with_contacts:
         items = [render_item(row, None, call.ctx.tz) for row in page.rows]
         return ListResult({"items": items}, total=page.total or 0, next=page.next)

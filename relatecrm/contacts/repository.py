@@ -46,8 +46,10 @@ from relatecrm.listing import (
     fetch_page,
 )
 from relatecrm.pipelines.models import currencies, statuses
+from relatecrm.values import MAX_INT
 
 MAX_TEXT = 65535
+LOCK_BATCH = 1000  # ids per statement: asyncpg binds at most 32767 parameters
 TABLES: dict[str, Table] = {CONTACT.code: contacts, COMPANY.code: companies}
 
 
@@ -124,8 +126,28 @@ async def fetch(
 
 async def company_exists(conn: AsyncConnection, company_id: int) -> bool:
     """Whether the company exists, share-locked so that it cannot vanish before commit."""
-    stmt = select(companies.c.id).where(companies.c.id == company_id)
-    return (await conn.execute(stmt.with_for_update(read=True))).first() is not None
+    return company_id in await lock_existing(conn, COMPANY, [company_id])
+
+
+async def lock_existing(conn: AsyncConnection, entity: Entity, row_ids: Iterable[int]) -> set[int]:
+    """Those of the rows that exist, key-share-locked in id order until commit.
+
+    Whoever refers to a client takes this lock, and deleting the client takes the row
+    lock first (``deals.links`` relies on that order); a KEY SHARE lock still lets
+    others update the client's other columns.
+    """
+    wanted = sorted({row_id for row_id in row_ids if 0 < row_id <= MAX_INT})
+    table = TABLES[entity.code]
+    found: set[int] = set()
+    for start in range(0, len(wanted), LOCK_BATCH):
+        stmt = (
+            select(table.c.id)
+            .where(table.c.id.in_(wanted[start : start + LOCK_BATCH]))
+            .order_by(table.c.id)
+            .with_for_update(read=True, key_share=True)
+        )
+        found.update(int(row_id) for row_id in (await conn.execute(stmt)).scalars())
+    return found
 
 
 async def reference_lists(conn: AsyncConnection, entity_ids: Iterable[str]) -> dict[str, list[str]]:

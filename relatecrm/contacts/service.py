@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relatecrm.accounts.service import user_exists
 from relatecrm.contacts import multifields, repository
-from relatecrm.contacts.fields import MULTI_NAMES, Entity
+from relatecrm.contacts.fields import CONTACT, MULTI_NAMES, Entity
 from relatecrm.context import Context
+from relatecrm.deals import links
 from relatecrm.deals.fields import FieldSpec
 from relatecrm.errors import InvalidFieldValue, NotFound
 from relatecrm.events import outbox
@@ -204,10 +205,18 @@ async def list_rows(conn: AsyncConnection, ctx: Context, entity: Entity, query: 
 
 
 async def delete(conn: AsyncConnection, ctx: Context, entity: Entity, row_id: int) -> None:
-    """Delete the contact or company and its multi-field values (a company's contacts
-    lose their ``COMPANY_ID``); deals that refer to it are left as they are."""
-    if not await repository.delete_row(conn, entity, row_id):
+    """Delete the contact or company and its multi-field values. Its deals forget it first
+    (``deals.links``: links go, the next primary steps up, each deal records its update);
+    a company's contacts lose their ``COMPANY_ID``.
+
+    The row is locked before the deals, the order every link writer follows."""
+    if await repository.fetch(conn, entity, row_id, ["ID"], lock=True) is None:
         raise NotFound()
+    if entity.code == CONTACT.code:
+        await links.forget_contact(conn, ctx, row_id)
+    else:
+        await links.forget_company(conn, ctx, row_id)
+    await repository.delete_row(conn, entity, row_id)
     await _record(conn, ctx, entity, "Delete", row_id)
 
 

@@ -35,8 +35,11 @@ deals = Table(
     _flag("is_manual_opportunity"),
     Column("tax_value", Money, nullable=False, server_default="0"),
     Column("lead_id", Integer, nullable=True),
-    Column("company_id", Integer, nullable=True),
-    Column("contact_id", Integer, nullable=True),
+    # The client: a deal keeps pointing only at clients that exist (deleting a client is
+    # handled by ``deals.links``; the keys guard the race with a concurrent delete).
+    Column("company_id", Integer, ForeignKey("companies.id", ondelete="SET NULL"), nullable=True),
+    # Deprecated CONTACT_ID: always the primary link's contact (``deals.links``).
+    Column("contact_id", Integer, ForeignKey("contacts.id", ondelete="SET NULL"), nullable=True),
     Column("quote_id", Integer, nullable=True),
     Column("begindate", Date, nullable=True),
     Column("closedate", Date, nullable=True),
@@ -84,6 +87,7 @@ deals = Table(
     Index("ix_deals_category", "category_id", "stage_id", "id"),
     Index("ix_deals_assigned", "assigned_by_id", "id"),
     Index("ix_deals_company", "company_id", "id"),
+    Index("ix_deals_contact", "contact_id", "id"),
     Index("ix_deals_date_create", "date_create", "id"),
     Index("ix_deals_date_modify", "date_modify", "id"),
     Index("ix_deals_closedate", "closedate", "id"),
@@ -95,7 +99,7 @@ deal_contacts = Table(
     "deal_contacts",
     metadata,
     Column("deal_id", Integer, ForeignKey("deals.id", ondelete="CASCADE"), nullable=False),
-    Column("contact_id", Integer, nullable=False),
+    Column("contact_id", Integer, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
     Column("sort", Integer, nullable=False),
     Column("role_id", Integer, nullable=False, server_default="0"),
     Column("is_primary", String(1), nullable=False, server_default="N"),

@@ -4,15 +4,32 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import ColumnElement, delete, exists, insert, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relatecrm.deals.fields import FIELDS, SYSTEM_FIELDS, FieldSpec
 from relatecrm.deals.models import deal_contacts, deals
-from relatecrm.listing import ListQuery, Page, Queryable, fetch_page
+from relatecrm.listing import (
+    CONTAINS,
+    EQ,
+    IN,
+    LIKE,
+    NE,
+    NOT_CONTAINS,
+    NOT_IN,
+    NOT_LIKE,
+    Condition,
+    ListQuery,
+    Page,
+    Queryable,
+    compile_condition,
+    fetch_page,
+)
+from relatecrm.values import is_null
 
 MAX_TEXT = 65535
 
@@ -70,39 +87,94 @@ async def fetch(
     return dict(row) if row is not None else None
 
 
-async def list_page(conn: AsyncConnection, query: ListQuery, tz: dt.tzinfo) -> Page:
-    return await fetch_page(conn, deals, QUERYABLE, query, tz)
+# "Not" operators on linked contacts mean "linked to none of them", not "to some other".
+POSITIVE = {NE: EQ, NOT_IN: IN, NOT_LIKE: LIKE, NOT_CONTAINS: CONTAINS}
+LINKED = Queryable("CONTACT_IDS", "crm_contact", deal_contacts.c.contact_id, likeable=False,
+                   nullable=False)  # fmt: skip
 
 
-async def set_contacts(conn: AsyncConnection, deal_id: int, contact_ids: Sequence[int]) -> None:
-    """Replace the deal's contact links; the first one is primary, SORT is 10, 20, ..."""
-    await conn.execute(delete(deal_contacts).where(deal_contacts.c.deal_id == deal_id))
-    if contact_ids:
-        await conn.execute(
-            insert(deal_contacts),
-            [
-                {
-                    "deal_id": deal_id,
-                    "contact_id": contact_id,
-                    "sort": (index + 1) * 10,
-                    "role_id": 0,
-                    "is_primary": "Y" if index == 0 else "N",
-                }
-                for index, contact_id in enumerate(contact_ids)
-            ],
-        )
+def _linked_contacts(cond: Condition, tz: dt.tzinfo) -> ColumnElement[bool]:
+    """CONTACT_IDS (``contactIds``): a semi-join on the links, as Bitrix's item list joins
+    its contact bindings; an empty value asks for deals with no links at all."""
+    negated = cond.op in POSITIVE
+    linked = exists().where(deal_contacts.c.deal_id == deals.c.id)
+    if cond.op in (EQ, NE) and not isinstance(cond.value, list | dict) and is_null(cond.value):
+        return linked if negated else not_(linked)
+    positive = Condition(cond.field, POSITIVE.get(cond.op, cond.op), cond.value, cond.label)
+    found = linked.where(compile_condition(LINKED, positive, tz))
+    return not_(found) if negated else found
 
 
-async def contact_ids(conn: AsyncConnection, deal_id: int) -> list[int]:
-    """Linked contacts, primary first, then by SORT."""
-    rows = await conn.execute(
-        select(deal_contacts.c.contact_id)
-        .where(deal_contacts.c.deal_id == deal_id)
-        .order_by(
-            deal_contacts.c.is_primary.desc(), deal_contacts.c.sort, deal_contacts.c.contact_id
-        )
+# crm.item.list also filters by linked contacts; crm.deal.list refuses CONTACT_IDS.
+ITEM_QUERYABLE = {**QUERYABLE, "CONTACT_IDS": replace(LINKED, clause=_linked_contacts)}
+
+
+async def list_page(
+    conn: AsyncConnection, query: ListQuery, tz: dt.tzinfo, *, linked_contacts: bool = False
+) -> Page:
+    return await fetch_page(
+        conn, deals, ITEM_QUERYABLE if linked_contacts else QUERYABLE, query, tz
     )
-    return [int(value) for value in rows.scalars()]
+
+
+# Contact links (the rules live in ``deals.links``).
+
+
+async def links_of(conn: AsyncConnection, deal_id: int) -> list[dict[str, Any]]:
+    """The deal's links by SORT (ties by contact id): what "the first remaining" means."""
+    rows = await conn.execute(
+        select(
+            deal_contacts.c.contact_id,
+            deal_contacts.c.sort,
+            deal_contacts.c.role_id,
+            deal_contacts.c.is_primary,
+        )
+        .where(deal_contacts.c.deal_id == deal_id)
+        .order_by(deal_contacts.c.sort, deal_contacts.c.contact_id)
+    )
+    return [dict(row) for row in rows.mappings()]
+
+
+async def replace_links(
+    conn: AsyncConnection, deal_id: int, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Make ``rows`` (``contact_id``, ``sort``, ``role_id``, ``is_primary``) the deal's links."""
+    await conn.execute(delete(deal_contacts).where(deal_contacts.c.deal_id == deal_id))
+    if rows:
+        await conn.execute(insert(deal_contacts), [{"deal_id": deal_id, **row} for row in rows])
+
+
+async def lock_deals_naming_contact(
+    conn: AsyncConnection, contact_id: int
+) -> list[tuple[int, int | None]]:
+    """Lock, in id order, every deal that links the contact or names it as CONTACT_ID;
+    (id, CONTACT_ID) of each, as they are once locked."""
+    linked = select(deal_contacts.c.deal_id).where(deal_contacts.c.contact_id == contact_id)
+    stmt = (
+        select(deals.c.id, deals.c.contact_id)
+        .where(or_(deals.c.id.in_(linked), deals.c.contact_id == contact_id))
+        .order_by(deals.c.id)
+        .with_for_update()
+    )
+    return [(int(deal_id), named) for deal_id, named in await conn.execute(stmt)]
+
+
+async def lock_deals_of_company(conn: AsyncConnection, company_id: int) -> list[int]:
+    """Lock, in id order, every deal whose company this is."""
+    stmt = (
+        select(deals.c.id)
+        .where(deals.c.company_id == company_id)
+        .order_by(deals.c.id)
+        .with_for_update()
+    )
+    return [int(value) for value in (await conn.execute(stmt)).scalars()]
+
+
+async def clear_company(conn: AsyncConnection, company_id: int, values: Mapping[str, Any]) -> None:
+    """Drop the company from its deals, also setting ``values`` on them."""
+    await conn.execute(
+        update(deals).where(deals.c.company_id == company_id).values(company_id=None, **values)
+    )
 
 
 async def contacts_of(conn: AsyncConnection, deal_ids: Sequence[int]) -> dict[int, list[int]]:

@@ -14,10 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relatecrm.accounts.service import user_exists
 from relatecrm.context import Context
-from relatecrm.deals import repository, stages
+from relatecrm.deals import events, links, repository, rows, stages
 from relatecrm.deals.fields import FIELDS, OUTPUT_ORDER, TRACE, FieldSpec
 from relatecrm.errors import InvalidFieldValue, InvalidId, NotFound
-from relatecrm.events import outbox
 from relatecrm.listing import ListQuery, Page
 from relatecrm.pipelines import service as pipelines
 from relatecrm.values import Unconvertible, coerce, to_int
@@ -135,27 +134,69 @@ def _columns(values: Mapping[str, Any]) -> dict[str, Any]:
     return columns
 
 
+def _named_clients(fields: Mapping[str, Any], ctx: Context) -> tuple[list[int], list[int]]:
+    """The contact and company ids a write names, as far as they can be read: what cannot
+    be read is refused later, in the usual order."""
+    contacts: list[int] = []
+    companies: list[int] = []
+    for name in ("COMPANY_ID", "CONTACT_ID", "CONTACT_IDS"):
+        if name not in fields:
+            continue
+        try:
+            if name == "CONTACT_IDS":
+                ids = _contact_list(fields[name])
+            else:
+                ids = [_coerce(FIELDS[name], fields[name], ctx) or 0]
+        except InvalidFieldValue:
+            continue
+        (companies if name == "COMPANY_ID" else contacts).extend(ids)
+    return contacts, companies
+
+
+async def _lock_clients(
+    conn: AsyncConnection, ctx: Context, fields: Mapping[str, Any]
+) -> links.Clients:
+    """Lock the clients a write names; before the deal row (lock order: ``deals.links``)."""
+    contacts, companies = _named_clients(fields, ctx)
+    return await links.lock_clients(conn, contacts, companies)
+
+
+def _check_clients(values: Mapping[str, Any], found: links.Clients) -> None:
+    """COMPANY_ID, CONTACT_ID and CONTACT_IDS must name existing clients (0 is "none");
+    a CONTACT_ID that CONTACT_IDS also names is reported once, as CONTACT_IDS."""
+    company = values.get("COMPANY_ID")
+    if company is not None and company not in found.companies:
+        raise InvalidFieldValue("COMPANY_ID", FIELDS["COMPANY_ID"].title)
+    contacts: list[int] = values.get("CONTACT_IDS") or []
+    contact = values.get("CONTACT_ID")
+    if contact is not None and contact not in contacts and contact not in found.contacts:
+        raise InvalidFieldValue("CONTACT_ID", FIELDS["CONTACT_ID"].title)
+    if any(contact_id not in found.contacts for contact_id in contacts):
+        raise InvalidFieldValue("CONTACT_IDS", FIELDS["CONTACT_IDS"].title)
+
+
 async def _apply_contacts(
     conn: AsyncConnection,
     deal_id: int,
     values: Mapping[str, Any],
     columns: dict[str, Any],
     creating: bool,
-) -> bool:
-    """Keep deal_contacts and the deprecated CONTACT_ID column in step; True if changed."""
+) -> None:
+    """CONTACT_IDS and CONTACT_ID through the link rules (spec §2.6): CONTACT_IDS replaces
+    the set; CONTACT_ID makes that contact primary, and empties drop the primary link."""
     if "CONTACT_IDS" in values:
-        ids: list[int] = values["CONTACT_IDS"]
+        new = links.normalized([links.Wanted(c) for c in values["CONTACT_IDS"]])
     elif values.get("CONTACT_ID") is not None:
-        contact_id = values["CONTACT_ID"]
-        current = [] if creating else await repository.contact_ids(conn, deal_id)
-        ids = [contact_id] + [c for c in current if c != contact_id]
+        before = [] if creating else await links.current(conn, deal_id)
+        new = links.promoted(before, values["CONTACT_ID"])
     elif "CONTACT_ID" in values and not creating:
-        ids = (await repository.contact_ids(conn, deal_id))[1:]
+        before = await links.current(conn, deal_id)
+        primary = links.primary_of(before)
+        new = before if primary is None else (links.without(before, primary) or [])
     else:
-        return False
-    await repository.set_contacts(conn, deal_id, ids)
-    columns["contact_id"] = ids[0] if ids else None
-    return True
+        return
+    await links.store(conn, deal_id, new)
+    columns["contact_id"] = links.primary_of(new)
 
 
 async def add(conn: AsyncConnection, ctx: Context, fields: Mapping[str, Any]) -> int:
@@ -164,6 +205,7 @@ async def add(conn: AsyncConnection, ctx: Context, fields: Mapping[str, Any]) ->
     category_id = DEFAULT_CATEGORY if category_id is None else category_id
     refs = await _funnel_references(conn, category_id)
     await _check_references(conn, values, refs)
+    _check_clients(values, await _lock_clients(conn, ctx, fields))
     stage = await stages.resolve(conn, refs.stages, values.get("STAGE_ID"), fallback=True)
     assert stage is not None
     today = ctx.now.astimezone(ctx.tz).date()
@@ -202,7 +244,7 @@ async def add(conn: AsyncConnection, ctx: Context, fields: Mapping[str, Any]) ->
     await _apply_contacts(conn, deal_id, values, later, creating=True)
     await repository.update_deal(conn, deal_id, later)
     await stages.record(conn, ctx, deal_id, stage, stages.CREATED)
-    await _record(conn, ctx, "onCrmDealAdd", deal_id)
+    await events.record(conn, ctx, "onCrmDealAdd", deal_id)
     return deal_id
 
 
@@ -233,6 +275,7 @@ async def update(
     move_category: bool = False,
 ) -> None:
     """Apply ``fields``; only ``move_category`` callers (crm.item.update) may change funnel."""
+    clients = await _lock_clients(conn, ctx, fields)
     current = await repository.fetch(conn, deal_id, ["CATEGORY_ID", "STAGE_ID"], for_update=True)
     if current is None:
         raise NotFound()
@@ -245,6 +288,7 @@ async def update(
     elif wanted is not None or any(values.get(name) is not None for name in REFERENCED):
         refs = await pipelines.references(conn, current["CATEGORY_ID"])
     await _check_references(conn, values, refs)
+    _check_clients(values, clients)
     columns = _columns({k: v for k, v in values.items() if k != "CONTACT_IDS"})
     if "title" in columns and not columns["title"]:
         columns["title"] = f"Deal #{deal_id}"
@@ -262,11 +306,12 @@ async def update(
             columns.update(stages.columns(moved, ctx))
             await stages.record(conn, ctx, deal_id, moved, stages.move_type(moved))
     await _apply_contacts(conn, deal_id, values, columns, creating=False)
+    await rows.enforce_totals(conn, deal_id, columns)  # rows decide the amount unless manual
     columns.update(modify_by_id=ctx.user_id, date_modify=ctx.now)
     await repository.update_deal(conn, deal_id, columns)
-    await _record(conn, ctx, "onCrmDealUpdate", deal_id)
+    await events.record(conn, ctx, "onCrmDealUpdate", deal_id)
     if target is not None:
-        await _record(
+        await events.record(
             conn,
             ctx,
             "onCrmDealMoveToCategory",
@@ -282,31 +327,17 @@ async def get(conn: AsyncConnection, ctx: Context, deal_id: int) -> dict[str, An
     return deal
 
 
-async def list_deals(conn: AsyncConnection, ctx: Context, query: ListQuery) -> Page:
-    return await repository.list_page(conn, query, ctx.tz)
+async def list_deals(
+    conn: AsyncConnection, ctx: Context, query: ListQuery, *, linked_contacts: bool = False
+) -> Page:
+    """A page of deals; ``linked_contacts`` lets the filter name CONTACT_IDS (crm.item.list)."""
+    return await repository.list_page(conn, query, ctx.tz, linked_contacts=linked_contacts)
 
 
 async def delete(conn: AsyncConnection, ctx: Context, deal_id: int) -> None:
     if not await repository.delete_deal(conn, deal_id):
         raise NotFound()
-    await _record(conn, ctx, "onCrmDealDelete", deal_id)
-
-
-async def _record(
-    conn: AsyncConnection,
-    ctx: Context,
-    event: str,
-    deal_id: int,
-    extra: Mapping[str, Any] | None = None,
-) -> None:
-    await outbox.record(
-        conn,
-        event,
-        entity_type=ENTITY,
-        entity_id=deal_id,
-        payload={"FIELDS": {"ID": deal_id, **(extra or {})}},
-        now=ctx.now,
-    )
+    await events.record(conn, ctx, "onCrmDealDelete", deal_id)
 
 
 async def contact_ids(conn: AsyncConnection, deal_ids: list[int]) -> dict[int, list[int]]:

@@ -72,10 +72,11 @@ def deal_count(http: httpx.Client) -> int:
 
 
 def test_form_add_decodes_bracket_keys(http: httpx.Client) -> None:
+    contact_id = ok(http.post("crm.contact.add", json={"fields": {"NAME": "Ann"}}))["result"]
     deal_id = form_add(
         http,
         "fields[TITLE]=Form+deal&fields[OPPORTUNITY]=150.5&fields[CURRENCY_ID]=USD"
-        "&fields[IS_MANUAL_OPPORTUNITY]=Y&fields[CONTACT_IDS][]=1",
+        f"&fields[IS_MANUAL_OPPORTUNITY]=Y&fields[CONTACT_IDS][]={contact_id}",
     )
 
     deal = get_deal(http, deal_id)
@@ -85,6 +86,7 @@ def test_form_add_decodes_bracket_keys(http: httpx.Client) -> None:
     assert deal["CURRENCY_ID"] == "USD"
     assert deal["IS_MANUAL_OPPORTUNITY"] == "Y"
     assert deal["STAGE_ID"] == "NEW"
+    assert deal["CONTACT_ID"] == str(contact_id)
 
 
 def test_form_add_decodes_percent_encoded_brackets(http: httpx.Client) -> None:

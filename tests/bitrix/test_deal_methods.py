@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relatecrm.app import create_app
@@ -95,11 +97,20 @@ async def test_fields_match_the_seed_descriptors(rest: RestClient) -> None:
         assert list(reply.result[name]) == list(descriptor), f"key order of {name}"
 
 
+async def new_client(rest: RestClient, method: str, fields: dict[str, Any]) -> int:
+    client_id: int = (await rest.call(method, {"fields": fields})).result
+    return client_id
+
+
 async def test_add_get_renders_values_as_bitrix(rest: RestClient) -> None:
+    company = await new_client(rest, "crm.company.add", {"TITLE": "Acme"})
+    first = await new_client(rest, "crm.contact.add", {"NAME": "Ann"})
+    second = await new_client(rest, "crm.contact.add", {"NAME": "Bob"})
     fields = {
         "TITLE": "New Deal #1", "TYPE_ID": "COMPLEX", "STAGE_ID": "PREPARATION",
         "PROBABILITY": 99, "CURRENCY_ID": "EUR", "OPPORTUNITY": 1000000,
-        "IS_MANUAL_OPPORTUNITY": "Y", "TAX_VALUE": 0.10, "COMPANY_ID": 9, "CONTACT_IDS": [84, 83],
+        "IS_MANUAL_OPPORTUNITY": "Y", "TAX_VALUE": 0.10, "COMPANY_ID": company,
+        "CONTACT_IDS": [first, second],
         "BEGINDATE": "2024-08-30T12:19:57+02:00", "CLOSEDATE": "2024-09-09T12:19:57+02:00",
         "OPENED": "Y", "COMMENTS": "[B]Example comment[/B]", "SOURCE_ID": "CALLBACK",
         "UTM_SOURCE": "google", "PARENT_ID_1220": 22, "UF_CRM_1721244482250": "Hello world!",
@@ -112,7 +123,8 @@ async def test_add_get_renders_values_as_bitrix(rest: RestClient) -> None:
     deal = (await rest.call("crm.deal.get", {"ID": deal_id})).result
     assert deal["ID"] == str(deal_id)
     assert deal["OPPORTUNITY"] == "1000000.00" and deal["TAX_VALUE"] == "0.10"
-    assert deal["PROBABILITY"] == "99" and deal["COMPANY_ID"] == "9" and deal["CONTACT_ID"] == "84"
+    assert deal["PROBABILITY"] == "99" and deal["COMPANY_ID"] == str(company)
+    assert deal["CONTACT_ID"] == str(first)
     assert deal["CATEGORY_ID"] == "0" and deal["STAGE_SEMANTIC_ID"] == "P" and deal["IS_NEW"] == "N"
     assert deal["BEGINDATE"] == "2024-08-30T00:00:00+00:00"
     assert deal["CLOSEDATE"] == "2024-09-09T00:00:00+00:00"
@@ -154,14 +166,16 @@ async def test_update_returns_true_and_keeps_stage_consistent(rest: RestClient) 
 
 
 async def test_form_encoded_add_with_bracket_arrays(rest: RestClient, db: AsyncEngine) -> None:
+    first = await new_client(rest, "crm.contact.add", {"NAME": "Ann"})
+    second = await new_client(rest, "crm.contact.add", {"NAME": "Bob"})
     form = (
-        "fields%5BTITLE%5D=Form+deal&fields[OPPORTUNITY]=19999.99&fields[CONTACT_IDS][]=5"
-        "&fields[CONTACT_IDS][]=6&fields[IS_MANUAL_OPPORTUNITY]=True&fields[OPENED]=0"
+        f"fields%5BTITLE%5D=Form+deal&fields[OPPORTUNITY]=19999.99&fields[CONTACT_IDS][]={first}"
+        f"&fields[CONTACT_IDS][]={second}&fields[IS_MANUAL_OPPORTUNITY]=True&fields[OPENED]=0"
     )
     deal_id = (await rest.call("crm.deal.add", form=form)).result
     deal = (await rest.call("crm.deal.get", form=f"id={deal_id}", get=True)).result
     assert deal["TITLE"] == "Form deal" and deal["OPPORTUNITY"] == "19999.99"
-    assert deal["CONTACT_ID"] == "5" and deal["IS_MANUAL_OPPORTUNITY"] == "Y"
+    assert deal["CONTACT_ID"] == str(first) and deal["IS_MANUAL_OPPORTUNITY"] == "Y"
     assert deal["OPENED"] == "N"
 
 
@@ -174,3 +188,72 @@ async def test_delete_then_get_is_not_found(rest: RestClient, db: AsyncEngine) -
     again = await rest.call("crm.deal.delete", {"id": deal_id})
     assert again.status == 400 and again.body["error_description"] == "Not found."
     assert await count_rows(db, "deals") == 0
+
+
+# The client (deals spec §2.6): references must exist; CONTACT_IDS/CONTACT_ID follow the
+# link rules of crm.deal.contact.* (§5).
+
+
+async def link_rows(rest: RestClient, deal_id: int) -> list[tuple[int, int, str]]:
+    reply = await rest.call("crm.deal.contact.items.get", {"id": deal_id})
+    return [(row["CONTACT_ID"], row["SORT"], row["IS_PRIMARY"]) for row in reply.result]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "title"),
+    [
+        ("COMPANY_ID", 10**6, "Company"),
+        ("CONTACT_ID", 10**6, "Contact"),
+        ("CONTACT_IDS", [10**6], "Contacts"),
+        ("CONTACT_IDS", ["mine", 10**6], "Contacts"),
+        ("CONTACT_IDS", ["mine", -1], "Contacts"),
+    ],  # fmt: skip
+)
+async def test_clients_must_exist(
+    rest: RestClient, db: AsyncEngine, name: str, value: Any, title: str
+) -> None:
+    mine = await new_client(rest, "crm.contact.add", {"NAME": "Ann"})
+    deal_id = (await rest.call("crm.deal.add", {"fields": {"CONTACT_IDS": [mine]}})).result
+    value = [mine if v == "mine" else v for v in value] if isinstance(value, list) else value
+    before = [await count_rows(db, t) for t in ("deals", "deal_contacts", "outbox")]
+    expected = {"error": "", "error_description": f'Invalid value for the "{title}" field.'}
+    reply = await rest.call("crm.deal.add", {"fields": {"TITLE": "x", name: value}})
+    assert (reply.status, reply.body) == (400, expected)
+    reply = await rest.call("crm.deal.update", {"id": deal_id, "fields": {name: value}})
+    assert (reply.status, reply.body) == (400, expected)
+    assert [await count_rows(db, t) for t in ("deals", "deal_contacts", "outbox")] == before
+    assert await link_rows(rest, deal_id) == [(mine, 10, "Y")]
+
+
+async def test_zero_and_empty_clients_mean_none(rest: RestClient) -> None:
+    company = await new_client(rest, "crm.company.add", {"TITLE": "Acme"})
+    ann = await new_client(rest, "crm.contact.add", {"NAME": "Ann"})
+    fields = {"COMPANY_ID": company, "CONTACT_IDS": [ann]}
+    deal_id = (await rest.call("crm.deal.add", {"fields": fields})).result
+    for empty in (0, "0", "", None):
+        await rest.call("crm.deal.update", {"id": deal_id, "fields": {"COMPANY_ID": empty}})
+        assert (await rest.call("crm.deal.get", {"id": deal_id})).result["COMPANY_ID"] is None
+    added = await rest.call("crm.deal.add", {"fields": {"COMPANY_ID": 0, "CONTACT_ID": 0}})
+    deal = (await rest.call("crm.deal.get", {"id": added.result})).result
+    assert (deal["COMPANY_ID"], deal["CONTACT_ID"]) == (None, None)
+
+
+async def test_contact_fields_of_a_deal_follow_the_link_rules(rest: RestClient) -> None:
+    ann, bob, cid = [await new_client(rest, "crm.contact.add", {"NAME": n}) for n in "abc"]
+    deal_id = (await rest.call("crm.deal.add", {"fields": {"CONTACT_ID": ann}})).result
+    assert await link_rows(rest, deal_id) == [(ann, 10, "Y")]
+    update = "crm.deal.update"
+    # CONTACT_ID adds a missing contact (SORT max + 10) and makes it primary ...
+    await rest.call(update, {"id": deal_id, "fields": {"CONTACT_ID": bob}})
+    assert await link_rows(rest, deal_id) == [(ann, 10, "N"), (bob, 20, "Y")]
+    # ... or makes a linked one primary, keeping every SORT.
+    await rest.call(update, {"id": deal_id, "fields": {"CONTACT_ID": ann}})
+    assert await link_rows(rest, deal_id) == [(ann, 10, "Y"), (bob, 20, "N")]
+    # An empty CONTACT_ID unlinks the primary contact; the next one by SORT steps up.
+    await rest.call(update, {"id": deal_id, "fields": {"CONTACT_ID": 0}})
+    assert await link_rows(rest, deal_id) == [(bob, 20, "Y")]
+    # CONTACT_IDS replaces the set: the first is primary, SORT (i + 1) * 10.
+    await rest.call(update, {"id": deal_id, "fields": {"CONTACT_IDS": [cid, ann, cid]}})
+    assert await link_rows(rest, deal_id) == [(cid, 10, "Y"), (ann, 20, "N")]
+    deal = (await rest.call("crm.deal.get", {"id": deal_id})).result
+    assert deal["CONTACT_ID"] == str(cid)

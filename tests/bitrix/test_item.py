@@ -88,11 +88,25 @@ NOT_VALID = "CRM_FIELD_ERROR_VALUE_NOT_VALID"
 # add / get / update / delete
 
 
+async def new_contacts(rest: RestClient, count: int) -> list[int]:
+    replies = [
+        await rest.call("crm.contact.add", {"fields": {"NAME": f"c{i}"}}) for i in range(count)
+    ]
+    return [reply.result for reply in replies]
+
+
+async def new_company(rest: RestClient) -> int:
+    company_id: int = (await rest.call("crm.company.add", {"fields": {"TITLE": "Acme"}})).result
+    return company_id
+
+
 async def test_add_returns_the_item_with_json_types(rest: RestClient) -> None:
+    company = await new_company(rest)
+    first, second = await new_contacts(rest, 2)
     item = await add_item(
         rest, title="Item deal", typeId="COMPLEX", stageId="PREPARATION", probability=50,
         currencyId="EUR", opportunity=999.99, isManualOpportunity="Y", taxValue=0,
-        companyId=9, contactIds=[4, 5], begindate="2024-06-18",
+        companyId=company, contactIds=[first, second], begindate="2024-06-18",
         closedate="2024-06-25T10:00:00+02:00", opened="N", comments="[B]x[/B]",
         sourceId="CALLBACK", assignedById=1, fooBar="ignored", UF_NOPE=1,
     )  # fmt: skip
@@ -100,8 +114,8 @@ async def test_add_returns_the_item_with_json_types(rest: RestClient) -> None:
     assert item["assignedById"] == 1 and isinstance(item["assignedById"], int)
     assert item["categoryId"] == 0 and isinstance(item["categoryId"], int)
     assert item["probability"] == 50 and isinstance(item["probability"], int)
-    assert item["companyId"] == 9 and item["contactId"] == 4
-    assert item["contactIds"] == [4, 5]
+    assert item["companyId"] == company and item["contactId"] == first
+    assert item["contactIds"] == [first, second]
     assert item["opportunity"] == 999.99 and is_number(item["opportunity"])
     assert item["taxValue"] == 0 and is_number(item["taxValue"])
     assert (item["stageId"], item["stageSemanticId"], item["closed"]) == ("PREPARATION", "P", "N")
@@ -124,9 +138,10 @@ async def test_add_accepts_upper_names_and_form_encoding(rest: RestClient) -> No
     assert (item["title"], item["stageId"], item["stageSemanticId"]) == ("Upper", "WON", "S")
     assert item["closed"] == "Y" and item["opportunity"] == 10.5
     assert item["contactIds"] == []
-    form = "entityTypeId=2&fields[title]=Form&fields[contactIds][]=7&fields[contactIds][]=8"
-    reply = await rest.call("crm.item.add", form=form)
-    assert reply.result["item"]["contactIds"] == [7, 8]
+    first, second = await new_contacts(rest, 2)
+    form = f"entityTypeId=2&fields[title]=Form&fields[contactIds][]={first}"
+    reply = await rest.call("crm.item.add", form=f"{form}&fields[contactIds][]={second}")
+    assert reply.result["item"]["contactIds"] == [first, second]
     assert reply.result["item"]["title"] == "Form"
     untitled = await add_item(rest)
     assert untitled["title"] == f"Deal #{untitled['id']}" and untitled["stageId"] == "NEW"
@@ -161,7 +176,9 @@ async def test_invalid_value_writes_nothing(rest: RestClient, db: AsyncEngine) -
 
 
 async def test_update_returns_the_full_item(rest: RestClient) -> None:
-    item = await add_item(rest, title="before", opportunity=5, contactIds=[3])
+    item = await add_item(
+        rest, title="before", opportunity=5, contactIds=await new_contacts(rest, 1)
+    )
     reply = await call_item(
         rest, "update", id=item["id"], fields={"title": "after", "OPPORTUNITY": 7.25}
     )
@@ -405,9 +422,10 @@ async def test_list_unknown_filter_or_order_field(rest: RestClient, deals120: li
 
 
 async def test_list_contact_ids_without_id(rest: RestClient) -> None:
-    await add_item(rest, title="c", contactIds=[4, 5])
+    contacts = await new_contacts(rest, 2)
+    await add_item(rest, title="c", contactIds=contacts)
     reply = await list_items(rest, select=["title", "contactIds"])
-    assert [row["contactIds"] for row in reply.result["items"]] == [[4, 5]]
+    assert [row["contactIds"] for row in reply.result["items"]] == [contacts]
 
 
 async def test_list_nested_logic_filter(rest: RestClient, deals120: list[int]) -> None:
@@ -455,3 +473,111 @@ async def test_fields_by_camel_name_with_upper_name(rest: RestClient) -> None:
     assert set(uppers) == set(deal_fields)
     item = await add_item(rest, title="keys")
     assert set(item) <= set(fields)
+
+
+# Client references: they must exist; crm.item.list filters by linked contacts.
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("companyId", 10**6),
+        ("contactId", 10**6),
+        ("contactIds", [10**6]),
+        ("COMPANY_ID", 10**6),
+        ("CONTACT_IDS", ["1", 10**6]),
+    ],  # fmt: skip
+)
+async def test_clients_that_do_not_exist_are_refused(
+    rest: RestClient, db: AsyncEngine, field: str, value: Any
+) -> None:
+    (contact,) = await new_contacts(rest, 1)
+    item = await add_item(rest, title="kept", contactIds=[contact])
+    value = [contact if v == "1" else v for v in value] if isinstance(value, list) else value
+    camel = {"COMPANY_ID": "companyId", "CONTACT_IDS": "contactIds"}.get(field, field)
+    expected = (400, NOT_VALID, f'Invalid value for field "{camel}"')
+    before = await counts(db), await count_rows(db, "deal_contacts")
+    assert error(await call_item(rest, "add", fields={"title": "x", field: value})) == expected
+    reply = await call_item(rest, "update", id=item["id"], fields={"title": "y", field: value})
+    assert error(reply) == expected
+    assert (await counts(db), await count_rows(db, "deal_contacts")) == before
+    assert await get_item(rest, item["id"]) == item
+
+
+async def test_zero_or_empty_clients_mean_none(rest: RestClient) -> None:
+    (contact,) = await new_contacts(rest, 1)
+    company = await new_company(rest)
+    item = await add_item(rest, companyId=company, contactIds=[contact])
+    reply = await call_item(rest, "update", id=item["id"], fields={"companyId": 0, "contactId": 0})
+    updated = the_item(reply)
+    assert (updated["companyId"], updated["contactId"], updated["contactIds"]) == (None, None, [])
+
+
+@pytest.fixture
+async def linked(rest: RestClient) -> dict[str, int]:
+    """Contacts a, b, c and deals linked to: a and b (a primary), b, none, c."""
+    a, b, c = await new_contacts(rest, 3)
+    found = {"a": a, "b": b, "c": c}
+    for name, contacts in (("ab", [a, b]), ("b", [b]), ("none", []), ("c", [c])):
+        found[f"deal_{name}"] = (await add_item(rest, title=name, contactIds=contacts))["id"]
+    return found
+
+
+async def filtered(rest: RestClient, flt: dict[str, Any]) -> list[int]:
+    reply = await list_items(rest, select=["id"], filter=flt)
+    assert reply.body["total"] == len(reply.result["items"])
+    return ids_of(reply)
+
+
+async def test_list_filters_by_any_linked_contact(rest: RestClient, linked: dict[str, int]) -> None:
+    a, b, c = linked["a"], linked["b"], linked["c"]
+    ab, only_b, none, only_c = (linked[f"deal_{n}"] for n in ("ab", "b", "none", "c"))
+    # contactIds: deals linked to any of the contacts, primary or not (Bitrix joins its
+    # contact bindings); the UPPER name works as well.
+    assert await filtered(rest, {"contactIds": [b]}) == [ab, only_b]
+    assert await filtered(rest, {"contactIds": b}) == [ab, only_b]
+    assert await filtered(rest, {"@contactIds": [a, c]}) == [ab, only_c]
+    assert await filtered(rest, {"CONTACT_IDS": [str(a)]}) == [ab]
+    assert await filtered(rest, {"contactIds": [10**6]}) == []
+    # The "not" operators: linked to none of them.
+    assert await filtered(rest, {"!@contactIds": [b]}) == [none, only_c]
+    assert await filtered(rest, {"!contactIds": a}) == [only_b, none, only_c]
+    # Empty: deals without links; "not empty": deals with some.
+    assert await filtered(rest, {"contactIds": ""}) == [none]
+    assert await filtered(rest, {"!contactIds": None}) == [ab, only_b, only_c]
+    # Inside a logic group and next to other conditions.
+    either = {"logic": "OR", "0": {"contactIds": [c]}, "1": {"=id": none}}
+    assert await filtered(rest, {"0": either}) == [none, only_c]
+    assert await filtered(rest, {"contactIds": [b], "!id": ab}) == [only_b]
+
+
+async def test_list_contact_id_is_the_primary_contact(
+    rest: RestClient, linked: dict[str, int]
+) -> None:
+    # contactId is the deal's own CONTACT_ID column: the primary contact only.
+    assert await filtered(rest, {"contactId": linked["b"]}) == [linked["deal_b"]]
+    assert await filtered(rest, {"CONTACT_ID": linked["a"]}) == [linked["deal_ab"]]
+
+
+async def test_list_contact_ids_cannot_sort_and_need_ids(
+    rest: RestClient, linked: dict[str, int]
+) -> None:
+    reply = await call_item(rest, "list", order={"contactIds": "ASC"})
+    status, code, message = error(reply)
+    assert (status, code) == (400, "INVALID_ARG_VALUE") and "not allowed in order" in message
+    for flt in ({"contactIds": ["abc"]}, {">contactIds": [[1]]}, {"contactIds": {"a": [1]}}):
+        reply = await call_item(rest, "list", filter=flt)
+        assert error(reply) == (
+            400, "INVALID_ARG_VALUE", "Invalid filter: field 'contactIds' has invalid value"
+        ), flt  # fmt: skip
+
+
+async def test_deal_list_still_refuses_contact_ids(
+    rest: RestClient, linked: dict[str, int]
+) -> None:
+    reply = await rest.call("crm.deal.list", {"filter": {"CONTACT_IDS": [linked["a"]]}})
+    assert error(reply) == (
+        400, "INVALID_ARG_VALUE", "Invalid filter: field 'CONTACT_IDS' is not allowed in filter"
+    )  # fmt: skip
+    reply = await rest.call("crm.deal.list", {"filter": {"CONTACT_ID": linked["b"]}})
+    assert [row["ID"] for row in reply.result] == [str(linked["deal_b"])]

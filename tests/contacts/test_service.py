@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relatecrm.contacts import service
@@ -258,7 +258,8 @@ async def test_delete_removes_values_and_unlinks_contacts(db: AsyncEngine) -> No
     with pytest.raises(NotFound):
         await get(db, contact_id)
     async with transaction(db, write=False) as conn:
-        assert (await deals.get(conn, CTX, deal_id))["COMPANY_ID"] == company_id  # left as is
+        deal = await deals.get(conn, CTX, deal_id)
+    assert (deal["COMPANY_ID"], deal["CONTACT_ID"]) == (None, None)  # the deal forgot both
 
 
 async def test_every_change_records_its_event(db: AsyncEngine) -> None:
@@ -283,6 +284,38 @@ async def test_every_change_records_its_event(db: AsyncEngine) -> None:
         ("onCrmContactDelete", "contact", contact_id, {"FIELDS": {"ID": contact_id}}),
         ("onCrmCompanyDelete", "company", company_id, {"FIELDS": {"ID": company_id}}),
     ]
+
+
+async def test_deleting_clients_updates_their_deals_in_the_same_transaction(
+    db: AsyncEngine,
+) -> None:
+    ann, bob = await add(db, NAME="Ann"), await add(db, NAME="Bob")
+    company_id = await add(db, COMPANY, TITLE="Acme")
+    async with transaction(db) as conn:
+        deal_id = await deals.add(conn, CTX, {"COMPANY_ID": company_id, "CONTACT_IDS": [ann, bob]})
+    async with transaction(db) as conn:
+        mark = (await conn.execute(select(func.max(outbox.c.id)))).scalar_one()
+        await service.delete(conn, CTX, CONTACT, ann)
+        await service.delete(conn, CTX, COMPANY, company_id)
+        found = await conn.execute(
+            select(outbox.c.event, outbox.c.entity_id)
+            .where(outbox.c.id > mark)
+            .order_by(outbox.c.id)
+        )
+        assert [tuple(row) for row in found] == [
+            ("onCrmDealUpdate", deal_id), ("onCrmContactDelete", ann),
+            ("onCrmDealUpdate", deal_id), ("onCrmCompanyDelete", company_id),
+        ]  # fmt: skip
+        deal = await deals.get(conn, CTX, deal_id)
+        assert (deal["CONTACT_ID"], deal["COMPANY_ID"]) == (bob, None)
+        assert (await deals.contact_ids(conn, [deal_id]))[deal_id] == [bob]
+    # A failing delete rolls the deals back with it.
+    with pytest.raises(RuntimeError):
+        async with transaction(db) as conn:
+            await service.delete(conn, CTX, CONTACT, bob)
+            raise RuntimeError
+    async with transaction(db, write=False) as conn:
+        assert (await deals.get(conn, CTX, deal_id))["CONTACT_ID"] == bob
 
 
 @pytest.fixture

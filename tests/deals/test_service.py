@@ -10,6 +10,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from relatecrm.contacts import service as contacts
+from relatecrm.contacts.fields import CONTACT
 from relatecrm.db import transaction
 from relatecrm.deals import service
 from relatecrm.deals.models import deal_contacts
@@ -156,8 +158,10 @@ async def test_invalid_values_write_nothing(
 
 
 async def test_contact_ids_make_links_with_first_primary(db: AsyncEngine) -> None:
-    deal_id = await add(db, CONTACT_IDS=[84, 83, 84])
-    assert (await get(db, deal_id))["CONTACT_ID"] == 84
+    async with transaction(db) as conn:
+        b, a = [await contacts.add(conn, ctx(), CONTACT, {"NAME": n}) for n in "ba"]
+    deal_id = await add(db, CONTACT_IDS=[a, b, a])
+    assert (await get(db, deal_id))["CONTACT_ID"] == a
     async with db.connect() as conn:
         rows = (
             await conn.execute(
@@ -166,10 +170,10 @@ async def test_contact_ids_make_links_with_first_primary(db: AsyncEngine) -> Non
                 .order_by(deal_contacts.c.sort)
             )
         ).all()
-    assert [tuple(r) for r in rows] == [(84, 10, "Y"), (83, 20, "N")]
+    assert [tuple(r) for r in rows] == [(a, 10, "Y"), (b, 20, "N")]
     async with transaction(db) as conn:
-        await service.update(conn, ctx(), deal_id, {"CONTACT_ID": 83})
-    assert (await get(db, deal_id))["CONTACT_ID"] == 83
+        await service.update(conn, ctx(), deal_id, {"CONTACT_ID": b})
+    assert (await get(db, deal_id))["CONTACT_ID"] == b
     async with transaction(db) as conn:
         await service.update(conn, ctx(), deal_id, {"CONTACT_IDS": []})
     assert (await get(db, deal_id))["CONTACT_ID"] is None
