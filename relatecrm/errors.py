@@ -5,11 +5,12 @@ own codes and statuses in one table (``bitrix/envelope.py``).
 
     CrmError
     ├── NotFound
-    │   ├── CategoryNotFound
-    │   └── StatusNotFound
+    │   ├── CategoryNotFound, StatusNotFound
+    │   └── ProductNotFound, MeasureNotFound, VatRateNotFound, ProductRowNotFound
     ├── AccessDenied
     ├── InvalidId
-    │   └── InvalidStatusId
+    │   ├── InvalidStatusId
+    │   └── InvalidLinkOwner      crm.deal.contact.*: the deal id
     ├── InvalidParameter          a parameter has the wrong shape ("must be array")
     ├── InvalidFieldValue         a field value cannot be coerced or is not allowed
     ├── InvalidFilter             filter names an unknown field or has a bad value
@@ -17,7 +18,10 @@ own codes and statuses in one table (``bitrix/envelope.py``).
     ├── UnsupportedEntityType     an entityTypeId other than deals
     ├── CategoryRemovalDisabled, CategoryNotEmpty, InvalidCategoryField   funnels
     ├── StatusError               reference lists: required fields, protected or used rows
-    └── DuplicateStatus
+    ├── DuplicateStatus
+    ├── InvalidLink, InvalidLinkItems, UnknownContact         deal-contact links
+    ├── ProductNameMissing, InadmissibleSelect                 the catalog
+    └── ProductRowError, deals.pricing.PricingError    product rows (ERROR_CORE)
 """
 
 from __future__ import annotations
