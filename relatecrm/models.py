@@ -7,5 +7,15 @@ from relatecrm.events import models as events
 from relatecrm.pipelines import history
 from relatecrm.pipelines import models as pipelines
 from relatecrm.products import models as products
+from relatecrm.userfields import models as userfields
 
-__all__ = ["accounts", "contacts", "deals", "events", "history", "pipelines", "products"]
+__all__ = [
+    "accounts",
+    "contacts",
+    "deals",
+    "events",
+    "history",
+    "pipelines",
+    "products",
+    "userfields",
+]

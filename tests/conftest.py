@@ -143,10 +143,12 @@ async def db(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
     from relatecrm.events.models import outbox
     from relatecrm.pipelines.history import stage_history
     from relatecrm.products.models import products
+    from relatecrm.userfields.models import uf_deal_values, uf_files, user_field_enums, user_fields
 
     async with transaction(engine) as conn:
-        for table in (stage_history, product_rows, deal_contacts, deals, outbox, webhooks,
-                      multifields, contacts, companies, products):  # fmt: skip
+        for table in (uf_deal_values, user_field_enums, user_fields, uf_files, stage_history,
+                      product_rows, deal_contacts, deals, outbox, webhooks, multifields,
+                      contacts, companies, products):  # fmt: skip
             await conn.execute(delete(table))
         await conn.execute(delete(users).where(users.c.id != 1))
         await accounts.ensure_admin(conn, now=_now())

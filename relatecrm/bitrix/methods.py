@@ -19,6 +19,7 @@ from relatecrm.bitrix import (
     productrows,
     stagehistory,
     status,
+    userfield,
 )
 from relatecrm.bitrix.call import Method
 
@@ -29,6 +30,15 @@ METHODS: dict[str, Method] = {
     "crm.deal.list": Method(deal.list_),
     "crm.deal.delete": Method(deal.delete, write=True),
     "crm.deal.fields": Method(deal.fields),
+    "crm.deal.userfield.add": Method(userfield.add, write=True),
+    "crm.deal.userfield.update": Method(userfield.update, write=True),
+    "crm.deal.userfield.get": Method(userfield.get),
+    "crm.deal.userfield.list": Method(userfield.list_),
+    "crm.deal.userfield.delete": Method(userfield.delete, write=True),
+    "crm.userfield.types": Method(userfield.types),
+    "crm.userfield.fields": Method(userfield.fields),
+    "crm.userfield.enumeration.fields": Method(userfield.enumeration_fields),
+    "crm.userfield.settings.fields": Method(userfield.settings_fields),
     "crm.deal.contact.fields": Method(dealcontact.fields),
     "crm.deal.contact.add": Method(dealcontact.add, write=True),
     "crm.deal.contact.delete": Method(dealcontact.delete, write=True),
