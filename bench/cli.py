@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from bench import explain, workload
+from bench import customfields, explain, workload
 from bench.capture import Request, capture
 from bench.database import open_database
 from bench.raw import AsyncpgReplayer, count_raw_calls, open_replayers
@@ -56,6 +56,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--results-dir", type=Path, default=RESULTS, help="where JSON goes")
     parser.add_argument("--plain", action="store_true", help="progress as lines, not a bar")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--custom-fields",
+        action="store_true",
+        help="also create two custom fields with a value per deal and time crm.deal.list "
+        "filtered on them (bench/customfields.py)",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.deals <= MAX_DEALS:
         parser.error(f"--deals must be between 1 and {MAX_DEALS:,}")
@@ -102,8 +108,22 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         seed_seconds = await fill(
             db.url, args.deals, seed=args.seed, chunk=args.chunk, plain=args.plain
         )
-        say(f"inserted in {seed_seconds:.1f}s; capturing the SQL of each operation")
+        say(f"inserted in {seed_seconds:.1f}s")
         requests = workload.requests(args.deals)
+        seeded = None
+        if args.custom_fields:
+            say(f"custom fields: inserting {2 * args.deals:,} values")
+            seeded = await customfields.fill(
+                db.url, args.deals, seed=args.seed, chunk=args.chunk, plain=args.plain
+            )
+            say(
+                f"inserted in {seeded.seconds:.1f}s; filtering on {customfields.INT_FIELD}="
+                f"{seeded.int_value} ({seeded.int_matches:,} deals) and "
+                f"{customfields.ENUM_FIELD}={seeded.enum_item_id} ({seeded.enum_item}, "
+                f"{seeded.enum_matches:,} deals)"
+            )
+            requests += customfields.requests(seeded)
+        say("capturing the SQL of each operation")
         templates = await capture(db.url, db.user_id, db.webhook_code, requests)
         raw_calls = await count_raw_calls(db.backend, db.raw_target, templates)
         replayers = await open_replayers(db.backend, db.raw_target)
@@ -118,6 +138,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await replayer.close()
         list_template = next(t for t in templates if t.operation == "crm.deal.list (count)")
         plans = await explain.plans(db.backend, db.raw_target, list_template)
+        custom_plans: dict[str, str] = {}
+        for template in filter(customfields.is_custom, templates):
+            custom_plans.update(
+                await explain.plans_of(
+                    db.backend, db.raw_target, customfields.value_statements(template)
+                )
+            )
     counts = {
         t.operation: sum(not s.sql.upper().startswith("BEGIN") for s in t.statements)
         for t in templates
@@ -144,7 +171,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             for t in templates
         },
     }
+    if seeded is not None:
+        run_info["custom_fields"] = {
+            **seeded.as_json(),
+            "verdicts": {k: customfields.plan_verdict(v) for k, v in custom_plans.items()},
+        }
+    plans.update(custom_plans)
     print(summary(run_info, results, plans, [r.name for r in replayers]))
+    if seeded is not None:
+        print(customfields.comparison(results))
+        print(customfields.verdicts(run_info["custom_fields"]["verdicts"]))
     if run_info["code_before"] != run_info["code_after"]:
         say("warning: relatecrm/ changed during the run; the numbers may mix two versions")
     path = write_json(args.results_dir, run_info, results, templates, plans)

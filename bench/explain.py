@@ -38,16 +38,20 @@ def list_statements(template: Template) -> list[tuple[str, Statement]]:
     return found
 
 
-async def postgresql_plans(dsn: str, template: Template) -> dict[str, str]:
+async def postgresql_plans(dsn: str, labelled: list[tuple[str, Statement]]) -> dict[str, str]:
     conn = await asyncpg.connect(dsn)
     plans: dict[str, str] = {}
     try:
-        for kind, statement in list_statements(template):
+        for kind, statement in labelled:
             rows = await conn.fetch(
                 "EXPLAIN (ANALYZE, BUFFERS) " + statement.sql, *statement.params
             )
             plans[f"{kind} (custom plan)"] = "\n".join(row[0] for row in rows)
-            args = ", ".join(_literal(value) for value in statement.params)
+            try:
+                args = ", ".join(_literal(value) for value in statement.params)
+            except TypeError as error:  # a value EXECUTE cannot take inline: say so
+                plans[f"{kind} (generic plan)"] = f"not taken: {error}"
+                continue
             await conn.execute("SET plan_cache_mode = force_generic_plan")
             await conn.execute(f"PREPARE bench_plan AS {statement.sql}")
             try:
@@ -61,11 +65,11 @@ async def postgresql_plans(dsn: str, template: Template) -> dict[str, str]:
     return plans
 
 
-def sqlite_plans(path: str, template: Template) -> dict[str, str]:
+def sqlite_plans(path: str, labelled: list[tuple[str, Statement]]) -> dict[str, str]:
     conn = sqlite3.connect(path)
     plans: dict[str, str] = {}
     try:
-        for kind, statement in list_statements(template):
+        for kind, statement in labelled:
             rows = conn.execute("EXPLAIN QUERY PLAN " + statement.sql, statement.params)
             depth: dict[int, int] = {0: 0}
             lines = []
@@ -78,7 +82,15 @@ def sqlite_plans(path: str, template: Template) -> dict[str, str]:
     return plans
 
 
-async def plans(backend: str, target: str, template: Template) -> dict[str, str]:
+async def plans_of(
+    backend: str, target: str, labelled: list[tuple[str, Statement]]
+) -> dict[str, str]:
+    """The plans of the given statements, by label."""
     if backend == "postgresql":
-        return await postgresql_plans(target, template)
-    return sqlite_plans(target, template)
+        return await postgresql_plans(target, labelled)
+    return sqlite_plans(target, labelled)
+
+
+async def plans(backend: str, target: str, template: Template) -> dict[str, str]:
+    """The list page's and its COUNT's plans."""
+    return await plans_of(backend, target, list_statements(template))

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Dialect
 
 from bench.progress import Progress
 from relatecrm.accounts import service as accounts
+from relatecrm.contacts.models import companies
 from relatecrm.db import create_engine, is_sqlite, transaction
 from relatecrm.deals.models import deals
 
@@ -56,6 +57,7 @@ PRODUCTS = [
     "Pilot project", "Training", "Upsell: extra seats", "Integration", "Audit",
 ]  # fmt: skip
 SPAN = dt.timedelta(days=730)
+CLIENT_COMPANIES = 20_000  # companies 1..N, which 70% of the deals name
 
 
 # Table order, which is the order SQLAlchemy compiles the INSERT's columns in.
@@ -115,7 +117,7 @@ def deal_rows(
                     None if rng.random() < 0.7 else rng.randrange(0, 101, 10),  # probability
                     currency,
                     amount,  # opportunity, in cents as Money stores it
-                    None if rng.random() < 0.3 else rng.randint(1, 20_000),  # company_id
+                    None if rng.random() < 0.3 else rng.randint(1, CLIENT_COMPANIES),
                     date(begin),
                     date(begin + dt.timedelta(days=rng.randint(7, 90))),  # closedate
                     owner,  # assigned_by_id
@@ -148,7 +150,9 @@ def insert_statement(dialect: Dialect) -> str:
 
 
 async def _add_users(url: str, now: dt.datetime) -> None:
-    """Users 2..50 so that ASSIGNED_BY_ID values name real, active users."""
+    """Users 2..50 so that ASSIGNED_BY_ID values name real, active users; and the
+    ``CLIENT_COMPANIES`` companies that COMPANY_ID values name (deals have a foreign key
+    to companies since migration 0006)."""
     engine = create_engine(url)
     try:
         async with transaction(engine) as conn:
@@ -156,6 +160,12 @@ async def _add_users(url: str, now: dt.datetime) -> None:
                 await accounts.create_user(
                     conn, login=f"manager{number}", name=f"Manager {number}", now=now
                 )
+            rows = [
+                {"title": f"{COMPANIES[n % len(COMPANIES)]} #{n}", "assigned_by_id": 1,
+                 "created_by_id": 1, "modify_by_id": 1, "date_create": now, "date_modify": now}
+                for n in range(1, CLIENT_COMPANIES + 1)
+            ]  # fmt: skip
+            await conn.execute(insert(companies), rows)
     finally:
         await engine.dispose()
 

@@ -10,6 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from relatecrm import __version__
+from relatecrm.bitrix.download import ROUTE as DOWNLOAD_ROUTE
+from relatecrm.bitrix.download import FileDownload
 from relatecrm.bitrix.endpoint import RestEndpoint
 from relatecrm.config import Settings
 from relatecrm.db import create_engine
@@ -28,6 +30,11 @@ def create_app(settings: Settings) -> FastAPI:
     rest = RestEndpoint(engine, settings)
     app.add_route(
         "/rest/{path:path}", rest.handle, methods=["GET", "POST"], include_in_schema=False
+    )
+
+    # Files of custom fields: the token in the path is the authorisation (bitrix/download.py).
+    app.add_route(
+        DOWNLOAD_ROUTE, FileDownload(engine).handle, methods=["GET"], include_in_schema=False
     )
 
     async def health(_request: Request) -> Response:

@@ -6,13 +6,15 @@ own codes and statuses in one table (``bitrix/envelope.py``).
     CrmError
     ├── NotFound
     │   ├── CategoryNotFound, StatusNotFound
-    │   └── ProductNotFound, MeasureNotFound, VatRateNotFound, ProductRowNotFound
+    │   ├── ProductNotFound, MeasureNotFound, VatRateNotFound, ProductRowNotFound
+    │   └── UserFieldNotFound    crm.deal.userfield.*: ERROR_NOT_FOUND
     ├── AccessDenied
     ├── InvalidId
     │   ├── InvalidStatusId
     │   └── InvalidLinkOwner      crm.deal.contact.*: the deal id
     ├── InvalidParameter          a parameter has the wrong shape ("must be array")
     ├── InvalidFieldValue         a field value cannot be coerced or is not allowed
+    ├── RequiredFieldMissing      a mandatory custom field has no value
     ├── InvalidFilter             filter names an unknown field or has a bad value
     ├── InvalidOrder              order names an unknown field or a bad direction
     ├── UnsupportedEntityType     an entityTypeId other than deals
@@ -21,6 +23,7 @@ own codes and statuses in one table (``bitrix/envelope.py``).
     ├── DuplicateStatus
     ├── InvalidLink, InvalidLinkItems, UnknownContact         deal-contact links
     ├── ProductNameMissing, InadmissibleSelect                 the catalog
+    ├── UserFieldError (ERROR_CORE), UserFieldRequired       custom field definitions
     └── ProductRowError, deals.pricing.PricingError    product rows (ERROR_CORE)
 """
 
@@ -257,3 +260,67 @@ class RowsTotalOutOfRange(ProductRowError):
 
 class ProductRowNotFound(NotFound):
     """Item not found"""
+
+
+# Custom field values.
+
+
+class RequiredFieldMissing(CrmError):
+    """A MANDATORY custom field is missing or empty on add, or emptied on update."""
+
+    def __init__(self, field: str, title: str) -> None:
+        self.field = field
+        self.title = title
+        # Bitrix's user-field check (CAdminException) ends each message with "<br>".
+        super().__init__(f"The required field {title} is missing.<br>")
+
+
+# Custom fields (crm.deal.userfield.*).
+
+
+class UserFieldError(CrmError):
+    """Invalid custom field."""
+
+
+class UserFieldNameTooLong(UserFieldError):
+    """Field name is too long (more than 50 characters)."""
+
+
+class UserFieldNameInvalid(UserFieldError):
+    """Field name contains invalid characters. Allowed characters are: A-Z, 0-9 and _."""
+
+
+class UserFieldTypeInvalid(UserFieldError):
+    """Incorrect custom type specified."""
+
+
+class DuplicateUserField(UserFieldError):
+    """The field already exists."""
+
+    def __init__(self, field_name: str, entity_id: str) -> None:
+        self.field_name = field_name
+        super().__init__(f"The field {field_name} for the {entity_id} object already exists.")
+
+
+class DuplicateEnumXmlId(UserFieldError):
+    """A list item's XML_ID is taken."""
+
+    def __init__(self, xml_id: str) -> None:
+        self.xml_id = xml_id
+        super().__init__(f"List item with value XML_ID={xml_id} already exists.")
+
+
+class UserFieldRequired(CrmError):
+    """FIELD_NAME or USER_TYPE_ID is missing (one line per missing field, as Bitrix)."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        super().__init__("\n".join(f"The '{name}' field is not found." for name in names))
+
+
+class UserFieldNotFound(NotFound):
+    """No custom field with this ID."""
+
+    def __init__(self, field_id: int) -> None:
+        self.field_id = field_id
+        super().__init__(f"The entity with ID '{field_id}' is not found.")

@@ -90,16 +90,17 @@ class Queryable:
     column: ColumnElement[Any]
     likeable: bool
     nullable: bool = True
-    # A field kept in another table (a deal's linked contacts): builds its own condition
-    # and cannot be sorted on.
+    # A field kept in another table (a deal's linked contacts, custom field values): builds
+    # its own condition, and sorts by ``order_column`` if it has one (else not at all).
     clause: Callable[[Condition, dt.tzinfo], ColumnElement[bool]] | None = None
+    order_column: ColumnElement[Any] | None = None
 
 
-def _escape_like(text: str) -> str:
+def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _pattern(text: str) -> str:
+def like_pattern(text: str) -> str:
     """A Bitrix LIKE pattern: ``%`` is the only wildcard, ``_`` is literal."""
     return text.replace("\\", "\\\\").replace("_", "\\_")
 
@@ -157,7 +158,7 @@ def compile_condition(spec: Queryable, cond: Condition, tz: dt.tzinfo) -> Column
         if "\x00" in text:
             raise InvalidFilter.bad_value(label)
         pattern = (
-            "%" + _escape_like(text) + "%" if op in (CONTAINS, NOT_CONTAINS) else _pattern(text)
+            "%" + escape_like(text) + "%" if op in (CONTAINS, NOT_CONTAINS) else like_pattern(text)
         )
         # Both sides fold with the database's lower(): Python folds Σ and İ differently.
         matched = func.lower(column).like(func.lower(literal(pattern)), escape="\\")
@@ -217,13 +218,14 @@ def compile_order(
     seen_id = False
     for name, direction in order:
         spec = fields.get(name)
-        if spec is None or spec.clause is not None:
+        column = None if spec is None else spec.order_column if spec.clause else spec.column
+        if spec is None or column is None:
             raise InvalidOrder.field_not_allowed(name)
         normalized = direction.strip().upper() if isinstance(direction, str) else ""
         if normalized not in ("ASC", "DESC"):
             raise InvalidOrder.bad_direction(name, str(direction))
         seen_id = seen_id or name == id_field
-        term = spec.column.asc() if normalized == "ASC" else spec.column.desc()
+        term = column.asc() if normalized == "ASC" else column.desc()
         if spec.nullable:
             term = term.nulls_last() if normalized == "ASC" else term.nulls_first()
         terms.append(term)

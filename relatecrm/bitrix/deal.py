@@ -13,7 +13,7 @@ from relatecrm.bitrix.filters import (
     parse_select,
 )
 from relatecrm.bitrix.params import resolve
-from relatecrm.bitrix.render import render_row
+from relatecrm.bitrix.render import file_links, render_row
 from relatecrm.deals import service
 from relatecrm.deals.fields import FIELDS, OUTPUT_ORDER
 from relatecrm.errors import InvalidParameter
@@ -52,16 +52,23 @@ async def update(call: Call) -> bool:
 
 async def get(call: Call) -> dict[str, Any]:
     deal_id = service.check_id(resolve(call.params, "id"))
-    deal = await service.get(call.conn, call.ctx, deal_id)
-    return render_row(deal, TYPES, call.ctx.tz)
+    known = await service.user_fields(call.conn)
+    deal = await service.get(call.conn, call.ctx, deal_id, known)
+    links = await file_links(call.conn, [deal], known)
+    return render_row(deal, TYPES, call.ctx.tz, known, links)
 
 
 async def list_(call: Call) -> ListResult:
+    """``UF_*`` (and the default select) means the single-valued custom fields; a multiple
+    one is returned only when named (deals spec §3.4)."""
     requested = parse_select(resolve(call.params, "select"))
-    select = expand_select(requested, STAR, (), FIELDS, OUTPUT_ORDER)
+    known = await service.user_fields(call.conn)
+    uf_star = [name for name, field in known.items() if not field.multiple]
+    select = expand_select(requested, STAR, uf_star, [*FIELDS, *known], [*OUTPUT_ORDER, *known])
     query = list_query(call.params, call.start, select)
-    page = await service.list_deals(call.conn, call.ctx, query)
-    rows = [render_row(row, TYPES, call.ctx.tz) for row in page.rows]
+    page = await service.list_deals(call.conn, call.ctx, query, known=known)
+    links = await file_links(call.conn, page.rows, known)
+    rows = [render_row(row, TYPES, call.ctx.tz, known, links) for row in page.rows]
     return ListResult(rows, total=page.total or 0, next=page.next)
 
 
@@ -72,4 +79,4 @@ async def delete(call: Call) -> bool:
 
 
 async def fields(call: Call) -> dict[str, Any]:
-    return service.describe_fields()
+    return await service.describe_fields(call.conn)

@@ -33,9 +33,13 @@ from relatecrm.errors import (
     NotFound,
     ProductNameMissing,
     ProductRowError,
+    RequiredFieldMissing,
     StatusError,
     UnknownContact,
     UnsupportedEntityType,
+    UserFieldError,
+    UserFieldNotFound,
+    UserFieldRequired,
 )
 
 JSON_HEADERS = {
@@ -71,6 +75,13 @@ ERROR_TABLE: dict[type[CrmError], tuple[int, str]] = {
     ProductNameMissing: (400, ""),
     InadmissibleSelect: (400, ""),
     ProductRowError: (400, "ERROR_CORE"),  # row validation, like the discount checks
+    # Custom field values: a mandatory field left empty (crm.deal.add/update).
+    RequiredFieldMissing: (400, ""),
+    # crm.deal.userfield.*: missing FIELD_NAME/USER_TYPE_ID are plain RestExceptions, the
+    # main module's checks are ERROR_CORE, an unknown id is ERROR_NOT_FOUND.
+    UserFieldRequired: (400, ""),
+    UserFieldError: (400, "ERROR_CORE"),
+    UserFieldNotFound: (400, "ERROR_NOT_FOUND"),
     CrmError: (400, "ERROR_CORE"),
 }
 

@@ -132,3 +132,13 @@ class ControllerAccessDenied(BitrixError):
 
     code = "ACCESS_DENIED"
     status = 400
+
+
+# crm.item.*: a mandatory custom field left empty (Crm\Field::ERROR_CODE_REQUIRED_FIELD_ATTRIBUTE).
+
+
+class FieldRequired(BitrixError):
+    """The field is required."""
+
+    code = "CRM_FIELD_ERROR_REQUIRED"
+    status = 400

@@ -7,8 +7,12 @@ The order of ``SYSTEM_FIELDS`` is the order of the seed's ``crm.deal.fields`` re
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from relatecrm.userfields import values as uf_values
+from relatecrm.userfields.registry import UserField
 
 # Bitrix refuses LIKE on reference fields; the filter treats it as equality there.
 NO_LIKE_TYPES = frozenset({"crm_status", "crm_contact", "crm_company"})
@@ -159,3 +163,49 @@ def camel_name(upper: str) -> str:
 
 CAMEL: dict[str, str] = {spec.name: camel_name(spec.name) for spec in SYSTEM_FIELDS}
 FROM_CAMEL: dict[str, str] = {camel: upper for upper, camel in CAMEL.items()}
+
+
+# Custom fields (UF_CRM_*): descriptors and crm.item.* names, from their definitions.
+
+
+def describe_user_field(field: UserField) -> dict[str, Any]:
+    """A UF descriptor as crm.deal.fields gives it (deals spec §2.1 [EXT]): ``items``
+    before ``title``, the field's code as ``title``, its labels after."""
+    out: dict[str, Any] = {
+        "type": field.user_type_id,
+        "isRequired": field.mandatory,
+        "isReadOnly": False,
+        "isImmutable": False,
+        "isMultiple": field.multiple,
+        "isDynamic": True,
+    }
+    if field.user_type_id == "enumeration":
+        out["items"] = [{"ID": str(item.id), "VALUE": item.value} for item in field.items]
+    out["title"] = field.field_name
+    out["listLabel"] = uf_values.label(field, "LIST_COLUMN_LABEL")
+    out["formLabel"] = uf_values.label(field, "EDIT_FORM_LABEL")
+    out["filterLabel"] = uf_values.label(field, "LIST_FILTER_LABEL")
+    out["settings"] = dict(field.settings)
+    return out
+
+
+# Bitrix keeps the plain camelCase conversion for names it can reverse: letters only, or
+# UF_CRM_<n>_ followed by digits only or letters only. Anything else is "simplified":
+# UF_CRM_ becomes ufCrm_ and the rest is kept (Crm\Service\Converter, crm.item docs).
+_REGULAR_UF = (re.compile(r"[A-Z_]+"), re.compile(r"UF_CRM_\d{1,4}_[\d_]+"),
+               re.compile(r"UF_CRM_\d{1,4}_[A-Z_]+"))  # fmt: skip
+
+
+def uf_camel_name(upper: str) -> str:
+    """``UF_CRM_HELLO_WORLD`` → ``ufCrmHelloWorld``, ``UF_CRM_10_5186744711`` →
+    ``ufCrm10_5186744711`` (underscores between digits stay), ``UF_CRM_1721244482250`` →
+    ``ufCrm_1721244482250``."""
+    if any(pattern.fullmatch(upper) for pattern in _REGULAR_UF):
+        first, *rest = re.sub(r"(\d)_(\d)", "\\1\0\\2", upper).lower().split("_")
+        camel = first + "".join(word[:1].upper() + word[1:] for word in rest)
+        return camel.replace("\0", "_")
+    if upper.upper().startswith("UF_CRM_"):
+        return "ufCrm_" + upper[7:]
+    if upper.upper().startswith("UF_CRM"):
+        return "ufCrm" + upper[6:]
+    return "uf" + upper[3:]

@@ -110,11 +110,16 @@ ITEM_QUERYABLE = {**QUERYABLE, "CONTACT_IDS": replace(LINKED, clause=_linked_con
 
 
 async def list_page(
-    conn: AsyncConnection, query: ListQuery, tz: dt.tzinfo, *, linked_contacts: bool = False
+    conn: AsyncConnection,
+    query: ListQuery,
+    tz: dt.tzinfo,
+    *,
+    linked_contacts: bool = False,
+    custom: Mapping[str, Queryable] | None = None,
 ) -> Page:
-    return await fetch_page(
-        conn, deals, ITEM_QUERYABLE if linked_contacts else QUERYABLE, query, tz
-    )
+    """A page of deals; ``custom`` adds the custom fields' filters and order."""
+    fields = ITEM_QUERYABLE if linked_contacts else QUERYABLE
+    return await fetch_page(conn, deals, {**fields, **custom} if custom else fields, query, tz)
 
 
 # Contact links (the rules live in ``deals.links``).

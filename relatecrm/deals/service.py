@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -15,18 +16,38 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from relatecrm.accounts.service import user_exists
 from relatecrm.context import Context
 from relatecrm.deals import events, links, repository, rows, stages
-from relatecrm.deals.fields import FIELDS, OUTPUT_ORDER, TRACE, FieldSpec
+from relatecrm.deals.fields import FIELDS, OUTPUT_ORDER, TRACE, FieldSpec, describe_user_field
 from relatecrm.errors import InvalidFieldValue, InvalidId, NotFound
 from relatecrm.listing import ListQuery, Page
 from relatecrm.pipelines import service as pipelines
+from relatecrm.userfields import files as uf_files
+from relatecrm.userfields import registry
+from relatecrm.userfields import store as uf_store
+from relatecrm.userfields import values as uf_values
+from relatecrm.userfields.registry import UserField
 from relatecrm.values import Unconvertible, coerce, to_int
 
 ENTITY = "deal"
 DEFAULT_CATEGORY = 0
 
 
-def describe_fields() -> dict[str, dict[str, Any]]:
-    return {name: spec.describe() for name, spec in FIELDS.items()}
+# The deal's custom fields by FIELD_NAME. Callers that also render them load them once and
+# pass them in; otherwise each function loads them itself.
+UserFields = Mapping[str, UserField]
+
+
+async def user_fields(conn: AsyncConnection) -> dict[str, UserField]:
+    return await registry.load(conn)
+
+
+async def describe_fields(
+    conn: AsyncConnection, known: UserFields | None = None
+) -> dict[str, dict[str, Any]]:
+    """System fields, then the custom fields in SORT order (deals spec §3.6)."""
+    described = {name: spec.describe() for name, spec in FIELDS.items()}
+    for name, field in (await registry.load(conn) if known is None else known).items():
+        described[name] = describe_user_field(field)
+    return described
 
 
 def check_id(value: Any) -> int:
@@ -199,13 +220,18 @@ async def _apply_contacts(
     columns["contact_id"] = links.primary_of(new)
 
 
-async def add(conn: AsyncConnection, ctx: Context, fields: Mapping[str, Any]) -> int:
+async def add(
+    conn: AsyncConnection, ctx: Context, fields: Mapping[str, Any], known: UserFields | None = None
+) -> int:
     values = _writable(fields, creating=True, ctx=ctx)
+    known = await registry.load(conn) if known is None else known
+    custom = uf_values.prepare(known, uf_values.pick(fields, known), ctx, creating=True)
     category_id = values.get("CATEGORY_ID")
     category_id = DEFAULT_CATEGORY if category_id is None else category_id
     refs = await _funnel_references(conn, category_id)
     await _check_references(conn, values, refs)
     _check_clients(values, await _lock_clients(conn, ctx, fields))
+    await uf_store.resolve(conn, known, custom, ctx)
     stage = await stages.resolve(conn, refs.stages, values.get("STAGE_ID"), fallback=True)
     assert stage is not None
     today = ctx.now.astimezone(ctx.tz).date()
@@ -243,6 +269,7 @@ async def add(conn: AsyncConnection, ctx: Context, fields: Mapping[str, Any]) ->
     later: dict[str, Any] = {} if title_given else {"title": f"Deal #{deal_id}"}
     await _apply_contacts(conn, deal_id, values, later, creating=True)
     await repository.update_deal(conn, deal_id, later)
+    await uf_store.write(conn, deal_id, known, custom, creating=True)
     await stages.record(conn, ctx, deal_id, stage, stages.CREATED)
     await events.record(conn, ctx, "onCrmDealAdd", deal_id)
     return deal_id
@@ -273,6 +300,7 @@ async def update(
     fields: Mapping[str, Any],
     *,
     move_category: bool = False,
+    known: UserFields | None = None,
 ) -> None:
     """Apply ``fields``; only ``move_category`` callers (crm.item.update) may change funnel."""
     clients = await _lock_clients(conn, ctx, fields)
@@ -280,6 +308,8 @@ async def update(
     if current is None:
         raise NotFound()
     values = _writable(fields, creating=False, ctx=ctx)
+    known = await registry.load(conn) if known is None else known
+    custom = uf_values.prepare(known, uf_values.pick(fields, known), ctx, creating=False)
     wanted = values.pop("STAGE_ID", None)
     target = _target_category(ctx, fields, current["CATEGORY_ID"]) if move_category else None
     refs = None
@@ -289,6 +319,7 @@ async def update(
         refs = await pipelines.references(conn, current["CATEGORY_ID"])
     await _check_references(conn, values, refs)
     _check_clients(values, clients)
+    dropped_files = await uf_store.resolve(conn, known, custom, ctx, deal_id)
     columns = _columns({k: v for k, v in values.items() if k != "CONTACT_IDS"})
     if "title" in columns and not columns["title"]:
         columns["title"] = f"Deal #{deal_id}"
@@ -309,6 +340,9 @@ async def update(
     await rows.enforce_totals(conn, deal_id, columns)  # rows decide the amount unless manual
     columns.update(modify_by_id=ctx.user_id, date_modify=ctx.now)
     await repository.update_deal(conn, deal_id, columns)
+    await uf_store.write(conn, deal_id, known, custom)
+    if dropped_files:
+        await uf_files.delete(conn, dropped_files)
     await events.record(conn, ctx, "onCrmDealUpdate", deal_id)
     if target is not None:
         await events.record(
@@ -320,23 +354,61 @@ async def update(
         )
 
 
-async def get(conn: AsyncConnection, ctx: Context, deal_id: int) -> dict[str, Any]:
+async def get(
+    conn: AsyncConnection, ctx: Context, deal_id: int, known: UserFields | None = None
+) -> dict[str, Any]:
+    """The system fields in output order, then every custom field (None or [] if empty)."""
     deal = await repository.fetch(conn, deal_id, OUTPUT_ORDER)
     if deal is None:
         raise NotFound()
+    known = await registry.load(conn) if known is None else known
+    if known:
+        deal.update((await uf_store.read(conn, [deal_id], list(known.values())))[deal_id])
     return deal
 
 
 async def list_deals(
-    conn: AsyncConnection, ctx: Context, query: ListQuery, *, linked_contacts: bool = False
+    conn: AsyncConnection,
+    ctx: Context,
+    query: ListQuery,
+    *,
+    linked_contacts: bool = False,
+    known: UserFields | None = None,
 ) -> Page:
-    """A page of deals; ``linked_contacts`` lets the filter name CONTACT_IDS (crm.item.list)."""
-    return await repository.list_page(conn, query, ctx.tz, linked_contacts=linked_contacts)
+    """A page of deals; ``linked_contacts`` lets the filter name CONTACT_IDS (crm.item.list).
+
+    ``query.select`` may name custom fields: their values are read for the page's deals
+    in one more query, and the rows keep the order of ``query.select``.
+    """
+    known = await registry.load(conn) if known is None else known
+    chosen = [known[name] for name in query.select if name in known]
+    columns = [name for name in query.select if name not in known]
+    if chosen and "ID" not in columns:
+        columns.insert(0, "ID")  # values are looked up by deal id, shown or not
+    page = await repository.list_page(
+        conn,
+        replace(query, select=columns) if chosen else query,
+        ctx.tz,
+        linked_contacts=linked_contacts,
+        custom=uf_store.queryables(known),
+    )
+    if chosen:
+        found = await uf_store.read(conn, [row["ID"] for row in page.rows], chosen)
+        page.rows = [
+            {name: found[row["ID"]][name] if name in known else row[name] for name in query.select}
+            for row in page.rows
+        ]
+    return page
 
 
 async def delete(conn: AsyncConnection, ctx: Context, deal_id: int) -> None:
+    """Delete the deal; its custom field values go with it (foreign key cascade), and the
+    files they held are forgotten."""
+    held = await uf_store.file_ids_of(conn, deal_id)
     if not await repository.delete_deal(conn, deal_id):
         raise NotFound()
+    if held:
+        await uf_files.delete(conn, held)
     await events.record(conn, ctx, "onCrmDealDelete", deal_id)
 
 
