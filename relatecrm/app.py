@@ -10,9 +10,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from relatecrm import __version__
+from relatecrm.bitrix.consent import AUTHORIZE_PATHS, ConsentPage
 from relatecrm.bitrix.download import ROUTE as DOWNLOAD_ROUTE
 from relatecrm.bitrix.download import FileDownload
 from relatecrm.bitrix.endpoint import RestEndpoint
+from relatecrm.bitrix.oauth import TOKEN_PATHS, OAuthRoutes
 from relatecrm.config import Settings
 from relatecrm.db import create_engine
 
@@ -37,12 +39,21 @@ def create_app(settings: Settings) -> FastAPI:
         DOWNLOAD_ROUTE, FileDownload(engine).handle, methods=["GET"], include_in_schema=False
     )
 
+    # OAuth 2.0 for applications: consent page and token endpoint (bitrix/consent.py, oauth.py).
+    oauth = OAuthRoutes(engine, settings)
+    consent = ConsentPage(oauth)
+    for path in AUTHORIZE_PATHS:
+        app.add_route(path, consent.handle, methods=["GET", "POST"], include_in_schema=False)
+    for path in TOKEN_PATHS:
+        app.add_route(path, oauth.token, methods=["GET", "POST"], include_in_schema=False)
+
     async def health(_request: Request) -> Response:
         return JSONResponse({"status": "ok", "version": __version__})
 
     app.add_route("/healthz", health, methods=["GET"], include_in_schema=False)
     app.state.engine = engine
     app.state.settings = settings
+    app.state.oauth = oauth  # tests move its clock
     return app
 
 

@@ -1,4 +1,4 @@
-"""The ``relatecrm`` command: serve, migrate, and manage users and webhooks."""
+"""The ``relatecrm`` command: serve, migrate, and manage users, webhooks and OAuth apps."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from typing import Annotated
 
 import typer
 
+from relatecrm.accounts import oauth
 from relatecrm.accounts import service as accounts
 from relatecrm.config import Settings
 from relatecrm.db import create_engine, transaction
-from relatecrm.errors import NotFound
+from relatecrm.errors import InvalidParameter, NotFound
 from relatecrm.migrate import upgrade
 
 app = typer.Typer(help="RelateCRM: a self-hosted CRM deals server speaking the Bitrix24 REST API.")
@@ -21,6 +22,8 @@ user_app = typer.Typer(help="Manage users.")
 webhook_app = typer.Typer(help="Manage incoming webhooks (/rest/{user}/{code}/).")
 app.add_typer(user_app, name="user")
 app.add_typer(webhook_app, name="webhook")
+oauth_app = typer.Typer(help="Manage OAuth 2.0 applications (/oauth/authorize/, /oauth/token/).")
+app.add_typer(oauth_app, name="app")
 
 DatabaseUrl = Annotated[
     str | None,
@@ -237,6 +240,73 @@ def webhook_revoke(
         typer.echo(error.message, err=True)
         raise typer.Exit(1) from None
     typer.echo(f"Webhook {webhook_id} revoked.")
+
+
+@oauth_app.command("create")
+def app_create(
+    title: Annotated[
+        str, typer.Option(envvar="RELATECRM_APP_TITLE", help="Shown on the consent page.")
+    ],
+    scope: Annotated[
+        list[str],
+        typer.Option(envvar="RELATECRM_APP_SCOPE", help="Scope to grant; repeat for several."),
+    ],
+    redirect_url: Annotated[
+        str,
+        typer.Option(
+            envvar="RELATECRM_APP_REDIRECT_URL",
+            help="Where the consent page sends the browser with the code (the only place).",
+        ),
+    ],
+    database_url: DatabaseUrl = None,
+    public_url: PublicUrl = None,
+) -> None:
+    """Register an app and print its client id and secret (the only time it is shown)."""
+
+    async def work(conn):  # type: ignore[no-untyped-def]
+        return await oauth.create_app(
+            conn, title=title, scopes=scope, redirect_url=redirect_url, now=_now()
+        )
+
+    try:
+        created, secret = asyncio.run(_in_transaction(database_url, work))
+    except InvalidParameter as error:
+        typer.echo(error.message, err=True)
+        raise typer.Exit(1) from None
+    base = _settings(database_url, public_url).resolved_public_url()
+    typer.echo(f"Client ID: {created.client_id}")
+    typer.echo(f"Client secret (shown once): {secret}")
+    typer.echo(f"Authorization URL: {base}/oauth/authorize/?client_id={created.client_id}")
+
+
+@oauth_app.command("list")
+def app_list(database_url: DatabaseUrl = None) -> None:
+    """List apps (their secrets cannot be shown: only hashes are stored)."""
+    apps = asyncio.run(_in_transaction(database_url, oauth.list_apps))
+    for item in apps:
+        state = "revoked" if item.revoked else "active"
+        typer.echo(
+            f"{item.id}\t{item.client_id}\tscopes={','.join(item.scopes)}\t{state}\t"
+            f"{item.created_at:%Y-%m-%d %H:%M}\t{item.redirect_url}\t{item.title}"
+        )
+
+
+@oauth_app.command("revoke")
+def app_revoke(
+    app_ref: Annotated[str, typer.Argument(help="Id or client id from `app list`.")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Revoke an app: its tokens stop working and it can get no new ones."""
+
+    async def work(conn):  # type: ignore[no-untyped-def]
+        return await oauth.revoke_app(conn, app_ref, now=_now())
+
+    try:
+        revoked = asyncio.run(_in_transaction(database_url, work))
+    except NotFound as error:
+        typer.echo(error.message, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Application {revoked.client_id} revoked.")
 
 
 def main() -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,7 +33,24 @@ class Settings(BaseSettings):
     max_param_depth: int = 32
     # Cloud portals report `operating`; self-hosted ones may not.
     report_operating: bool = True
+    # Bitrix24 limits (spec §3), off by default as on a self-hosted portal. The leaky
+    # bucket: a credential may burst this many requests, refilled at this rate (503).
+    rate_limit_enabled: bool = False
+    rate_limit_burst: Annotated[int, Field(ge=1)] = 50
+    rate_limit_drain_per_second: Annotated[float, Field(ge=0)] = 2.0
+    # The operating budget: seconds of execution per method and credential within the
+    # window (429). 480 s per 10 minutes is the cloud's figure and the SDKs' default.
+    operating_limit_enabled: bool = False
+    operating_limit_seconds: Annotated[float, Field(ge=0)] = 480.0
+    operating_window_seconds: Annotated[float, Field(gt=0)] = 600.0
     log_level: str = "info"
+    # OAuth 2.0 for applications (seconds). Bitrix: access 1 h, code 30 s, refresh
+    # 180 days per the current docs (older material says 28 days).
+    oauth_access_ttl: int = 3600
+    oauth_refresh_ttl: int = 180 * 24 * 3600
+    oauth_code_ttl: int = 30
+    # The portal's `member_id` in OAuth answers; empty: derived from the public URL.
+    member_id: str = ""
 
     def resolved_database_url(self) -> str:
         return self.database_url or default_database_url()

@@ -4,6 +4,7 @@ from relatecrm.accounts import models as accounts
 from relatecrm.contacts import models as contacts
 from relatecrm.deals import models as deals
 from relatecrm.events import models as events
+from relatecrm.limits import models as limits
 from relatecrm.pipelines import history
 from relatecrm.pipelines import models as pipelines
 from relatecrm.products import models as products
@@ -15,6 +16,7 @@ __all__ = [
     "deals",
     "events",
     "history",
+    "limits",
     "pipelines",
     "products",
     "userfields",

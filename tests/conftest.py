@@ -137,18 +137,20 @@ async def _reseed_reference_data(conn: Any) -> None:
 @pytest.fixture
 async def db(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
     """The shared database, back to its freshly migrated state before the test."""
-    from relatecrm.accounts.models import users, webhooks
+    from relatecrm.accounts.models import oauth_apps, oauth_codes, oauth_tokens, users, webhooks
     from relatecrm.contacts.models import companies, contacts, multifields
     from relatecrm.deals.models import deal_contacts, deals, product_rows
     from relatecrm.events.models import outbox
+    from relatecrm.limits.models import operating_usage, rate_buckets
     from relatecrm.pipelines.history import stage_history
     from relatecrm.products.models import products
     from relatecrm.userfields.models import uf_deal_values, uf_files, user_field_enums, user_fields
 
     async with transaction(engine) as conn:
         for table in (uf_deal_values, user_field_enums, user_fields, uf_files, stage_history,
-                      product_rows, deal_contacts, deals, outbox, webhooks, multifields,
-                      contacts, companies, products):  # fmt: skip
+                      product_rows, deal_contacts, deals, outbox, webhooks, oauth_tokens,
+                      oauth_codes, oauth_apps, multifields,
+                      contacts, companies, products, rate_buckets, operating_usage):  # fmt: skip
             await conn.execute(delete(table))
         await conn.execute(delete(users).where(users.c.id != 1))
         await accounts.ensure_admin(conn, now=_now())

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).parent.parent / "relatecrm"
-DOMAINS = ["deals", "pipelines", "accounts", "events", "contacts", "products", "userfields"]
+DOMAINS = ["deals", "pipelines", "accounts", "events", "contacts", "products", "userfields",
+           "limits"]  # fmt: skip
 DOMAIN_MODULES = ["errors.py", "values.py", "listing.py", "db.py", "config.py", "context.py"]
 FORBIDDEN = ("relatecrm.bitrix", "relatecrm.rest", "relatecrm.ui", "relatecrm.app",
              "relatecrm.cli", "fastapi", "starlette", "uvicorn", "typer", "httpx")  # fmt: skip

@@ -1,4 +1,4 @@
-"""Users and incoming-webhook credentials (codes are stored only as hashes)."""
+"""Users and their credentials: webhook codes and OAuth apps (all stored only as hashes)."""
 
 from __future__ import annotations
 
@@ -32,5 +32,59 @@ webhooks = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("revoked_at", UtcDateTime, nullable=True),
     Index("ix_webhooks_user_id", "user_id"),
+    sqlite_autoincrement=True,
+)
+
+# OAuth 2.0 applications (protocol spec §7.2). Secrets, codes and tokens are stored only
+# as SHA-256 hex digests: a stolen database yields nothing a client could present.
+oauth_apps = Table(
+    "oauth_apps",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("client_id", String(64), nullable=False, unique=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("title", String(255), nullable=False),
+    Column("scopes", String(1000), nullable=False),
+    # The only place the authorization page ever redirects to.
+    Column("redirect_url", String(2000), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    sqlite_autoincrement=True,
+)
+
+# One row per approval on the consent page; a code is exchanged at most once.
+oauth_codes = Table(
+    "oauth_codes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("app_id", Integer, ForeignKey("oauth_apps.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("code_hash", String(64), nullable=False, unique=True),
+    Column("scopes", String(1000), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("used_at", UtcDateTime, nullable=True),
+    Index("ix_oauth_codes_expires_at", "expires_at"),
+    sqlite_autoincrement=True,
+)
+
+# One row per live access/refresh pair. A refresh deletes the row and inserts its
+# successor, so a rotated token (access or refresh) no longer exists anywhere.
+oauth_tokens = Table(
+    "oauth_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("app_id", Integer, ForeignKey("oauth_apps.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    # The code the chain started from: a replayed code revokes the whole chain.
+    Column("code_id", Integer, ForeignKey("oauth_codes.id", ondelete="SET NULL"), nullable=True),
+    Column("access_hash", String(64), nullable=False, unique=True),
+    Column("refresh_hash", String(64), nullable=False, unique=True),
+    Column("scopes", String(1000), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("access_expires_at", UtcDateTime, nullable=False),
+    Column("refresh_expires_at", UtcDateTime, nullable=False),
+    Index("ix_oauth_tokens_code_id", "code_id"),
+    Index("ix_oauth_tokens_refresh_expires_at", "refresh_expires_at"),
     sqlite_autoincrement=True,
 )

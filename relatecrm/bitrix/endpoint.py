@@ -1,7 +1,10 @@
-"""The ``/rest/...`` route: one request, one method call, one transaction.
+"""The ``/rest/...`` route: authenticate once, then one method call per transaction.
 
-The response body is rendered inside the transaction and sent after COMMIT, so a
-committed write is never answered with an error (clients retry 5xx).
+A plain request is one method call in one transaction (authentication included); a
+``batch`` request authenticates in a short read transaction and then runs each command
+as its own call in its own transaction (bitrix/batch.py). Either way a call's result is
+rendered inside its transaction and sent after COMMIT, so a committed write is never
+answered with an error (clients retry 5xx).
 """
 
 from __future__ import annotations
@@ -11,30 +14,35 @@ import logging
 import math
 import re
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.requests import Request
 from starlette.responses import Response
 
+from relatecrm.accounts.oauth import AppPrincipal
 from relatecrm.accounts.service import Principal, authenticate_webhook
-from relatecrm.bitrix.call import Call
+from relatecrm.bitrix import batch
+from relatecrm.bitrix.call import Call, Method
 from relatecrm.bitrix.envelope import JSON_HEADERS, error_body, success_body, time_block
 from relatecrm.bitrix.errors import (
     BitrixError,
     InsufficientScope,
+    InsufficientTokenScope,
     InvalidCredentials,
     MethodNotFound,
-    NoAuthFound,
     WrongTransport,
 )
 from relatecrm.bitrix.methods import find_method
+from relatecrm.bitrix.oauth import authenticate_access_token
 from relatecrm.bitrix.request import read_params, split_params
 from relatecrm.config import Settings
 from relatecrm.context import Context
 from relatecrm.db import transaction
 from relatecrm.errors import CrmError
+from relatecrm.limits.service import Admission, Limits, LimitSettings, credential_of
 
 log = logging.getLogger("relatecrm.rest")
 SLASHES = re.compile(r"/{2,}")
@@ -84,6 +92,11 @@ def page_start(params: dict[str, Any]) -> int:
     return -1 if number < 0 else min(number, MAX_START)
 
 
+T = TypeVar("T")
+# (handler result, when the handler began, seconds it took) -> the call's rendered outcome.
+Render = Callable[[Any, float, float], T]
+
+
 class RestEndpoint:
     """The route handler, bound to one engine and one settings object."""
 
@@ -91,6 +104,16 @@ class RestEndpoint:
         self.engine = engine
         self.settings = settings
         self.tz = ZoneInfo(settings.timezone)
+        self.limits = Limits(engine, LimitSettings.from_settings(settings))
+        self.batch = batch.BatchRunner(
+            self.call,
+            find_method,
+            tz=self.tz,
+            operating=settings.report_operating,
+            max_keys=settings.max_params,
+            max_depth=settings.max_param_depth,
+            max_chars=settings.max_body_bytes,
+        )
 
     async def handle(self, request: Request) -> Response:
         started = time.time()
@@ -112,32 +135,90 @@ class RestEndpoint:
             max_keys=self.settings.max_params,
             max_depth=self.settings.max_param_depth,
         )
-        # Credentials never reach a method; OAuth tokens among them are not served yet.
-        params, _credentials = split_params(params)
+        # Credentials never reach a method.
+        params, credentials = split_params(params)
         method = find_method(method_name)
-        async with transaction(self.engine, write=method is not None and method.write) as conn:
-            principal = await self._authenticate(conn, user, code)
+        # Limits use short transactions of their own, never the method's (limits/service.py):
+        # with them on, authentication gets its own transaction too.
+        limited = self.limits.enabled
+        write = method is not None and method.write and not limited
+        async with transaction(self.engine, write=write) as conn:
+            principal = await self._authenticate(conn, user, code, credentials, request)
             if method is None:
                 raise MethodNotFound()
-            if method.scope not in principal.scopes:
-                raise InsufficientScope()
-            start = page_start(params)
-            ctx = Context(user_id=principal.user_id, now=dt.datetime.now(dt.UTC), tz=self.tz)
-            began = time.time()
-            result = await method.handler(Call(params, conn, principal, ctx, start))
-            processing = time.time() - began
-            body = success_body(
-                result,
-                time_block(started, processing, self.tz, operating=self.settings.report_operating),
+            if method is not batch.METHOD and not limited:
+                # A plain call shares the authentication's transaction: one per request.
+                body = await self.run_call(conn, method, params, principal, self._envelope(started))
+                return 200, body
+        # Admission: the caller is known. This request counts as one request, whatever it
+        # is (a batch of 50 commands too, spec §3.1); a no-op with the limits off.
+        key = credential_of(principal, code)
+        admission = await self.limits.admit(key, method_name, now=started)
+        began = time.time()
+        try:
+            if method is batch.METHOD:
+                # The authentication's transaction is over; each command gets its own.
+                return 200, await self.batch.run(params, principal, started)
+            render = self._envelope(started, admission)
+            return 200, await self.call(method, params, principal, render)
+        finally:
+            await self.limits.charge(admission, time.time() - began, now=time.time())
+
+    def _envelope(self, started: float, admission: Admission | None = None) -> Render[bytes]:
+        def render(result: Any, _began: float, processing: float) -> bytes:
+            usage = admission.report(processing) if admission else None
+            block = time_block(
+                started, processing, self.tz, operating=self.settings.report_operating, usage=usage
             )
-        return 200, body
+            return success_body(result, block)
+
+        return render
+
+    async def call(
+        self, method: Method, params: dict[str, Any], principal: Principal, render: Render[T]
+    ) -> T:
+        """One method call in a transaction of its own (a batch command)."""
+        async with transaction(self.engine, write=method.write) as conn:
+            return await self.run_call(conn, method, params, principal, render)
+
+    async def run_call(
+        self,
+        conn: AsyncConnection,
+        method: Method,
+        params: dict[str, Any],
+        principal: Principal,
+        render: Render[T],
+    ) -> T:
+        """Run one method call for an authenticated principal inside ``conn``'s transaction.
+
+        The one path every call takes, alone or in a batch: scope check, page start, the
+        handler, then ``render`` while the transaction is still open, so a result that
+        cannot be rendered rolls the call back instead of failing after COMMIT.
+        """
+        if not method.available_to(principal.scopes):
+            # An application's token and a webhook's are refused in their own words.
+            if isinstance(principal, AppPrincipal):
+                raise InsufficientTokenScope()
+            raise InsufficientScope()
+        start = page_start(params)
+        ctx = Context(user_id=principal.user_id, now=dt.datetime.now(dt.UTC), tz=self.tz)
+        began = time.time()
+        result = await method.handler(Call(params, conn, principal, ctx, start))
+        return render(result, began, time.time() - began)
 
     async def _authenticate(
-        self, conn: AsyncConnection, user: str | None, code: str | None
+        self,
+        conn: AsyncConnection,
+        user: str | None,
+        code: str | None,
+        credentials: dict[str, Any],
+        request: Request,
     ) -> Principal:
         if user is None or code is None:
-            # OAuth tokens arrive with the OAuth issue; until then nothing here is valid.
-            raise NoAuthFound()
+            # The OAuth form /rest/{method}: an access token (bitrix/oauth.py).
+            now = dt.datetime.now(dt.UTC)
+            authorization = request.headers.get("authorization")
+            return await authenticate_access_token(conn, credentials, authorization, now)
         principal = await authenticate_webhook(conn, user, code)
         if principal is None:
             raise InvalidCredentials()

@@ -41,6 +41,8 @@ from relatecrm.errors import (
     UserFieldNotFound,
     UserFieldRequired,
 )
+from relatecrm.limits.operating import Usage
+from relatecrm.limits.service import OperationTimeLimitExceeded, RequestLimitExceeded
 
 JSON_HEADERS = {
     "content-type": "application/json; charset=utf-8",
@@ -82,6 +84,9 @@ ERROR_TABLE: dict[type[CrmError], tuple[int, str]] = {
     UserFieldRequired: (400, ""),
     UserFieldError: (400, "ERROR_CORE"),
     UserFieldNotFound: (400, "ERROR_NOT_FOUND"),
+    # Limits (spec §3): the request bucket is the cloud front end's 503, the budget 429.
+    RequestLimitExceeded: (503, "QUERY_LIMIT_EXCEEDED"),
+    OperationTimeLimitExceeded: (429, "OPERATION_TIME_LIMIT"),
     CrmError: (400, "ERROR_CORE"),
 }
 
@@ -124,8 +129,14 @@ def php_json(value: Any) -> Any:
 
 
 def time_block(
-    started: float, processing: float, tz: dt.tzinfo, *, operating: bool
+    started: float,
+    processing: float,
+    tz: dt.tzinfo,
+    *,
+    operating: bool,
+    usage: Usage | None = None,
 ) -> dict[str, Any]:
+    """The ``time`` block; ``usage`` is the method's budget with this call, if counted."""
     finished = time.time()
     block: dict[str, Any] = {
         "start": started,
@@ -136,9 +147,10 @@ def time_block(
         "date_finish": dt.datetime.fromtimestamp(int(finished), tz).isoformat(),
     }
     if operating:
-        # No operating limiter yet: report an unused budget, as an idle cloud portal does.
-        block["operating_reset_at"] = int(started) + 600
-        block["operating"] = 0.0
+        # Without the operating limiter: an unused budget, as an idle cloud portal reports.
+        used = usage or Usage(0.0, int(started) + 600)
+        block["operating_reset_at"] = used.reset_at
+        block["operating"] = used.seconds
     return block
 
 

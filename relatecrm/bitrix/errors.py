@@ -142,3 +142,57 @@ class FieldRequired(BitrixError):
 
     code = "CRM_FIELD_ERROR_REQUIRED"
     status = 400
+
+
+# batch: per-command errors. They appear in `result_error` of an HTTP 200 batch; the status
+# is the one the docs list, used only if such an error ever answers a request on its own.
+
+
+class BatchLengthExceeded(BitrixError):
+    """Max batch length exceeded"""
+
+    code = "ERROR_BATCH_LENGTH_EXCEEDED"
+    status = 400
+
+
+class BatchMethodNotAllowed(BitrixError):
+    """Method is not allowed for batch usage"""
+
+    code = "ERROR_BATCH_METHOD_NOT_ALLOWED"
+    status = 405
+
+
+# OAuth access tokens on /rest (rest/lib/oauth/auth.php). 401 only where a refresh or a
+# new authorization can help: fast_bitrix24 refreshes on every 401, without a limit.
+
+
+class ExpiredToken(BitrixError):
+    """The access token provided has expired"""
+
+    code = "expired_token"
+    status = 401
+
+
+class InvalidToken(BitrixError):
+    """The access token provided is invalid"""
+
+    code = "invalid_token"
+    status = 401
+
+
+class ApplicationNotFound(BitrixError):
+    """Application not found"""
+
+    code = "APPLICATION_NOT_FOUND"
+    status = 401
+
+
+class AuthorizationError(BitrixError):
+    """Unable to authorize user"""
+
+    code = "authorization_error"
+    status = 401
+
+
+class InsufficientTokenScope(InsufficientScope):
+    """The request requires higher privileges than provided by the access token"""

@@ -7,12 +7,14 @@ is kept in step with this table by a test.
 from __future__ import annotations
 
 from relatecrm.bitrix import (
+    batch,
     category,
     company,
     contact,
     currency,
     deal,
     dealcontact,
+    introspection,
     item,
     product,
     productrow,
@@ -21,7 +23,9 @@ from relatecrm.bitrix import (
     status,
     userfield,
 )
-from relatecrm.bitrix.call import Method
+from relatecrm.bitrix.call import BASIC, Method
+
+USER_SCOPES = ("user_basic", "user_brief")
 
 METHODS: dict[str, Method] = {
     "crm.deal.add": Method(deal.add, write=True),
@@ -102,6 +106,20 @@ METHODS: dict[str, Method] = {
     "crm.currency.list": Method(currency.list_),
     "crm.currency.get": Method(currency.get),
     "crm.currency.base.get": Method(currency.base_get),
+    # Up to 50 calls in one request, each its own call and transaction (bitrix/batch.py);
+    # the endpoint runs it itself, scope "basic" lets every caller use it.
+    "batch": batch.METHOD,
+    # Introspection (bitrix/introspection.py): global methods any caller may use, and the
+    # user methods, which Bitrix grants to each of its three user scopes.
+    "app.info": Method(introspection.app_info, scope=BASIC),
+    "profile": Method(introspection.profile, scope=BASIC),
+    "scope": Method(introspection.scope, scope=BASIC),
+    "methods": Method(introspection.methods, scope=BASIC),
+    "method.get": Method(introspection.method_get, scope=BASIC),
+    "server.time": Method(introspection.server_time, scope=BASIC),
+    "feature.get": Method(introspection.feature_get, scope=BASIC),
+    "user.current": Method(introspection.user_current, scope="user", also=USER_SCOPES),
+    "user.get": Method(introspection.user_get, scope="user", also=USER_SCOPES),
 }
 
 

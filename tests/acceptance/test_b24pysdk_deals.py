@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 from b24pysdk import BitrixWebhook, Client
-from b24pysdk.errors import BitrixAPIBadRequest, BitrixAPIError, BitrixAPINotFound
+from b24pysdk.errors import BitrixAPIBadRequest, BitrixAPIError
 
 from .conftest import RunningServer
 
@@ -18,13 +18,6 @@ pytestmark = pytest.mark.acceptance
 
 PAGE_SIZE = 50
 BULK_DEALS = 120
-
-# .as_list() and .as_list_fast() page through `batch`, which the server does not have
-# yet (docs/compatibility.md: planned), so batch.json answers 404 ERROR_METHOD_NOT_FOUND.
-# Only that exact failure is tolerated; drop the marker when batch lands (strict xfail).
-needs_batch = pytest.mark.xfail(
-    raises=BitrixAPINotFound, strict=True, reason="batch is not implemented yet"
-)
 
 
 def add_deal(client: Client, **fields: object) -> int:
@@ -167,7 +160,6 @@ def test_list_pages_by_fifty_with_next_and_total(client: Client) -> None:
     assert seen == sorted(ids)
 
 
-@needs_batch
 def test_as_list_returns_every_deal_once(client: Client) -> None:
     ids = _bulk_create(client)
 
@@ -186,7 +178,6 @@ def test_as_list_returns_every_deal_once(client: Client) -> None:
     assert all(set(row) == {"ID", "TITLE"} for row in rows)
 
 
-@needs_batch
 @pytest.mark.parametrize("descending", [False, True], ids=["ascending", "descending"])
 def test_as_list_fast_returns_every_deal_once(client: Client, descending: bool) -> None:
     ids = _bulk_create(client)
