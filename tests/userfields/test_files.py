@@ -104,26 +104,21 @@ async def test_links_are_relative_paths_for_existing_files_only(db: AsyncEngine)
     assert await links(db, []) == {}
 
 
+async def _field(conn: AsyncConnection, name: str, user_type_id: str) -> int:
+    """A bare deal field definition, written straight into the table."""
+    values = {"entity_id": "CRM_DEAL", "field_name": name, "user_type_id": user_type_id,
+              "settings": {}, "labels": {}, "created_at": NOW}  # fmt: skip
+    inserted = await conn.execute(insert(user_fields).values(**values).returning(user_fields.c.id))
+    return int(inserted.scalar_one())
+
+
 async def test_delete_removes_files_no_value_names(db: AsyncEngine) -> None:
     kept_by_value = await store(db, "kept.pdf")
     dropped = await store(db, "dropped.pdf")
     untouched = await store(db, "other.pdf")
     async with transaction(db) as conn:
         deal = await _deal(conn)
-        field = (
-            await conn.execute(
-                insert(user_fields)
-                .values(
-                    entity_id="CRM_DEAL",
-                    field_name="UF_CRM_DOC",
-                    user_type_id="file",
-                    settings={},
-                    labels={},
-                    created_at=NOW,
-                )  # fmt: skip
-                .returning(user_fields.c.id)
-            )
-        ).scalar_one()
+        field = await _field(conn, "UF_CRM_DOC", "file")
         await conn.execute(
             insert(uf_deal_values).values(deal_id=deal, field_id=field, value_int=kept_by_value)
         )
@@ -138,20 +133,7 @@ async def test_an_integer_field_with_the_same_number_does_not_keep_a_file(db: As
     file_id = await store(db, "x.pdf")
     async with transaction(db) as conn:
         deal = await _deal(conn)
-        field = (
-            await conn.execute(
-                insert(user_fields)
-                .values(
-                    entity_id="CRM_DEAL",
-                    field_name="UF_CRM_NUM",
-                    user_type_id="integer",
-                    settings={},
-                    labels={},
-                    created_at=NOW,
-                )  # fmt: skip
-                .returning(user_fields.c.id)
-            )
-        ).scalar_one()
+        field = await _field(conn, "UF_CRM_NUM", "integer")
         await conn.execute(
             insert(uf_deal_values).values(deal_id=deal, field_id=field, value_int=file_id)
         )
