@@ -14,6 +14,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from relatecrm.accounts import users
+from relatecrm.accounts.oauth import AppPrincipal
 from relatecrm.bitrix.call import BASIC, Call, Method
 from relatecrm.bitrix.envelope import ListResult
 from relatecrm.bitrix.errors import BitrixError
@@ -102,15 +103,27 @@ def _all_scopes() -> list[str]:
 
 
 async def app_info(call: Call) -> dict[str, Any]:
-    """An incoming webhook's answer: its scopes and the license (the ``getPasswordId()``
-    branch of CRestProvider::appInfo).
-
-    An OAuth application gets its own record instead (ID, CODE, VERSION, STATUS,
-    INSTALLED, PAYMENT_EXPIRED, DAYS, LANGUAGE_ID, LICENSE, in that order): that branch
-    belongs here, keyed on the principal's application. Until it exists, application
-    callers get this webhook answer too.
+    """An incoming webhook gets its scopes and the license (the ``getPasswordId()`` branch
+    of CRestProvider::appInfo); an OAuth application gets its own record, in the order of
+    the docs' example. Every RelateCRM application is a local one (``STATUS`` "L"), always
+    installed and never paid for, so ``VERSION`` is 1 and ``DAYS`` null.
     """
-    return {"SCOPE": sorted(call.principal.scopes), "LICENSE": LICENSE}
+    principal = call.principal
+    if isinstance(principal, AppPrincipal):
+        return {
+            "ID": principal.app_id,
+            "CODE": principal.client_id,
+            "VERSION": 1,
+            "STATUS": "L",
+            "INSTALLED": True,
+            "PAYMENT_EXPIRED": "N",
+            "DAYS": None,
+            "LANGUAGE_ID": "en",
+            "LICENSE": LICENSE,
+            "LICENSE_TYPE": "selfhosted",
+            "LICENSE_FAMILY": "selfhosted",
+        }
+    return {"SCOPE": sorted(principal.scopes), "LICENSE": LICENSE}
 
 
 async def scope(call: Call) -> list[str]:

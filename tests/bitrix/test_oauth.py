@@ -547,3 +547,17 @@ async def test_bad_consent_posts_are_never_a_500(
         "/oauth/authorize/", content=content, headers={"content-type": content_type}
     )
     assert 400 <= reply.status_code < 500 and "location" not in reply.headers
+
+
+async def test_app_info_describes_the_application_to_its_token(portal: Portal) -> None:
+    body = await portal.grant()
+    reply = await portal.rest("app.info", body["access_token"])
+    assert reply.status_code == 200, reply.text
+    info = reply.json()["result"]
+    assert list(info) == ["ID", "CODE", "VERSION", "STATUS", "INSTALLED", "PAYMENT_EXPIRED",
+                          "DAYS", "LANGUAGE_ID", "LICENSE", "LICENSE_TYPE",
+                          "LICENSE_FAMILY"]  # fmt: skip
+    assert isinstance(info["ID"], int) and info["CODE"] == portal.client_id
+    assert (info["STATUS"], info["INSTALLED"], info["LICENSE"]) == ("L", True, "en_selfhosted")
+    hook = await portal.http.post(f"/rest/1/{portal.webhook}/app.info", json={})
+    assert hook.json()["result"] == {"SCOPE": ["crm"], "LICENSE": "en_selfhosted"}
