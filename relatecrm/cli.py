@@ -1,4 +1,4 @@
-"""The ``relatecrm`` command: serve, migrate, and manage users, webhooks and OAuth apps."""
+"""The ``relatecrm`` command: serve, migrate, and manage users, roles, webhooks and OAuth apps."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from relatecrm.accounts import oauth
+from relatecrm.accounts import oauth, permissions
 from relatecrm.accounts import service as accounts
 from relatecrm.config import Settings
 from relatecrm.db import create_engine, transaction
@@ -24,6 +24,8 @@ app.add_typer(user_app, name="user")
 app.add_typer(webhook_app, name="webhook")
 oauth_app = typer.Typer(help="Manage OAuth 2.0 applications (/oauth/authorize/, /oauth/token/).")
 app.add_typer(oauth_app, name="app")
+role_app = typer.Typer(help="Manage roles: what users may do with deals, contacts and companies.")
+app.add_typer(role_app, name="role")
 
 DatabaseUrl = Annotated[
     str | None,
@@ -307,6 +309,64 @@ def app_revoke(
         typer.echo(error.message, err=True)
         raise typer.Exit(1) from None
     typer.echo(f"Application {revoked.client_id} revoked.")
+
+
+@role_app.command("create")
+def role_create(
+    name: Annotated[str, typer.Argument(help="Unique role name.")],
+    grant: Annotated[
+        list[str],
+        typer.Option(
+            envvar="RELATECRM_ROLE_GRANT",
+            help="ENTITY:ACTION:LEVEL, e.g. deal:read:own; entity deal, contact, company or *; "
+            "action read, add, update, delete or *; level none, own or all. Repeat; a later "
+            "grant overrides an earlier one; what no grant names is none.",
+        ),
+    ],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a role and print its id. "own": records whose ASSIGNED_BY_ID is the user."""
+    try:
+        grants = permissions.expand(permissions.parse_grant(text) for text in grant)
+
+        async def work(conn):  # type: ignore[no-untyped-def]
+            return await permissions.create_role(conn, name, grants)
+
+        role_id = asyncio.run(_in_transaction(database_url, work))
+    except InvalidParameter as error:
+        typer.echo(error.message, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(role_id)
+
+
+@role_app.command("list")
+def role_list(database_url: DatabaseUrl = None) -> None:
+    """List roles with their grants (pairs not shown are none)."""
+    for role in asyncio.run(_in_transaction(database_url, permissions.list_roles)):
+        grants = " ".join(f"{e}:{a}:{level}" for (e, a), level in sorted(role.grants.items()))
+        typer.echo(f"{role.id}\t{role.name}\t{grants}")
+
+
+@user_app.command("role")
+def user_role(
+    user_id: Annotated[int, typer.Argument(help="The user's id.")],
+    role: Annotated[
+        str | None,
+        typer.Argument(help="Role name or id; leave out to take the role away (all rights)."),
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Give a user a role (administrators keep all rights whatever their role)."""
+
+    async def work(conn):  # type: ignore[no-untyped-def]
+        await permissions.assign_role(conn, user_id, role)
+
+    try:
+        asyncio.run(_in_transaction(database_url, work))
+    except NotFound as error:
+        typer.echo(error.message, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"User {user_id}: {role or 'no role (all rights)'}.")
 
 
 def main() -> None:

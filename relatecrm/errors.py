@@ -8,7 +8,8 @@ own codes and statuses in one table (``bitrix/envelope.py``).
     │   ├── CategoryNotFound, StatusNotFound
     │   ├── ProductNotFound, MeasureNotFound, VatRateNotFound, ProductRowNotFound
     │   └── UserFieldNotFound    crm.deal.userfield.*: ERROR_NOT_FOUND
-    ├── AccessDenied
+    ├── AccessDenied              no right for the action at all
+    │   └── RecordAccessDenied    a record outside the caller's rights ("own")
     ├── InvalidId
     │   ├── InvalidStatusId
     │   └── InvalidLinkOwner      crm.deal.contact.*: the deal id
@@ -43,6 +44,10 @@ class NotFound(CrmError):
 
 
 class AccessDenied(CrmError):
+    """Access denied."""
+
+
+class RecordAccessDenied(AccessDenied):
     """Access denied."""
 
 

@@ -249,9 +249,16 @@ async def fetch_page(
     tz: dt.tzinfo,
     *,
     id_field: str = "ID",
+    restrict: ColumnElement[bool] | None = None,
 ) -> Page:
-    """One page of 50 selected fields, counted only when ``start`` asks for it."""
+    """One page of 50 selected fields, counted only when ``start`` asks for it.
+
+    ``restrict`` (the caller's permissions) is ANDed to the filter, so the page and its
+    count both see only the rows the caller may read.
+    """
     where = compile_where(fields, query.conditions, tz)
+    if restrict is not None:
+        where = and_(where, restrict)
     order = compile_order(fields, query.order, id_field)
     offset, counted = page_window(query.start, query.round_start)
     names = list(query.select) or [id_field]

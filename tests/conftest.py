@@ -137,7 +137,16 @@ async def _reseed_reference_data(conn: Any) -> None:
 @pytest.fixture
 async def db(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
     """The shared database, back to its freshly migrated state before the test."""
-    from relatecrm.accounts.models import oauth_apps, oauth_codes, oauth_tokens, users, webhooks
+    from relatecrm.accounts.models import (
+        oauth_apps,
+        oauth_codes,
+        oauth_tokens,
+        role_grants,
+        roles,
+        user_roles,
+        users,
+        webhooks,
+    )
     from relatecrm.contacts.models import companies, contacts, multifields
     from relatecrm.deals.models import deal_contacts, deals, product_rows
     from relatecrm.events.models import outbox
@@ -150,7 +159,8 @@ async def db(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
         for table in (uf_deal_values, user_field_enums, user_fields, uf_files, stage_history,
                       product_rows, deal_contacts, deals, outbox, webhooks, oauth_tokens,
                       oauth_codes, oauth_apps, multifields,
-                      contacts, companies, products, rate_buckets, operating_usage):  # fmt: skip
+                      contacts, companies, products, rate_buckets, operating_usage,
+                      user_roles, role_grants, roles):  # fmt: skip
             await conn.execute(delete(table))
         await conn.execute(delete(users).where(users.c.id != 1))
         await accounts.ensure_admin(conn, now=_now())

@@ -59,9 +59,40 @@ def test_migrate_twice(run) -> None:  # type: ignore[no-untyped-def]
     assert code == 0 and "up to date" in out
 
 
+def test_roles_lifecycle(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("user", "create", "--login", "ann")[1].strip() == "1"
+    code, out, _ = run(
+        "role", "create", "sales", "--grant", "deal:*:own", "--grant", "deal:read:all"
+    )
+    assert code == 0 and out.strip() == "1"
+    code, out, _ = run("role", "list")
+    assert code == 0
+    assert out.split("\t")[:2] == ["1", "sales"]
+    assert "deal:read:all" in out and "deal:update:own" in out and "contact" not in out
+    code, out, _ = run("user", "role", "1", "sales")
+    assert code == 0 and "sales" in out
+    code, _, err = run("user", "role", "1", "nope")
+    assert code == 1 and "Role nope not found" in err
+    code, _, err = run("user", "role", "9", "sales")
+    assert code == 1 and "User 9 not found" in err
+    code, _, err = run("role", "create", "bad", "--grant", "deal:fly:all")
+    assert code == 1 and "Grant 'deal:fly:all'" in err
+    code, _, err = run("role", "create", "sales", "--grant", "deal:read:all")
+    assert code == 1 and "exists already" in err
+    code, out, _ = run("user", "role", "1")
+    assert code == 0 and "no role" in out
+
+
 def test_every_option_names_its_environment_variable() -> None:
     runner = CliRunner()
-    for command in (["serve"], ["migrate"], ["user", "create"], ["webhook", "create"]):
+    commands = (
+        ["serve"],
+        ["migrate"],
+        ["user", "create"],
+        ["webhook", "create"],
+        ["role", "create"],
+    )
+    for command in commands:
         help_text = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "300"}).stdout
         options = {o for o in re.findall(r"--([a-z-]+)", help_text) if not o.startswith("no-")}
         options -= {"help"}

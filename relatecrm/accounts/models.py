@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+)
 
 from relatecrm.db import UtcDateTime, metadata
 
@@ -87,4 +96,34 @@ oauth_tokens = Table(
     Index("ix_oauth_tokens_code_id", "code_id"),
     Index("ix_oauth_tokens_refresh_expires_at", "refresh_expires_at"),
     sqlite_autoincrement=True,
+)
+
+# Roles (accounts/permissions.py): one row per (role, entity, action) holding its level,
+# "none", "own" or "all". A pair with no row is "none": a role grants only what it names.
+roles = Table(
+    "roles",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False, unique=True),
+    sqlite_autoincrement=True,
+)
+
+role_grants = Table(
+    "role_grants",
+    metadata,
+    Column("role_id", Integer, ForeignKey("roles.id", ondelete="CASCADE"), nullable=False),
+    Column("entity", String(20), nullable=False),
+    Column("action", String(20), nullable=False),
+    Column("level", String(10), nullable=False),
+    PrimaryKeyConstraint("role_id", "entity", "action"),
+)
+
+# At most one role per user; a user without a row keeps the default (all rights).
+user_roles = Table(
+    "user_roles",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("role_id", Integer, ForeignKey("roles.id", ondelete="CASCADE"), nullable=False),
+    PrimaryKeyConstraint("user_id"),
+    Index("ix_user_roles_role_id", "role_id"),
 )

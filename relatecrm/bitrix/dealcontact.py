@@ -8,9 +8,11 @@ link. The rules live in ``deals.links``.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from relatecrm.bitrix.call import Call
+from relatecrm.bitrix.call import Call, Handler
+from relatecrm.bitrix.errors import LinkAccessDenied
 from relatecrm.bitrix.filters import ascii_upper
 from relatecrm.bitrix.params import php_list, resolve
 from relatecrm.deals import links
@@ -19,9 +21,24 @@ from relatecrm.errors import (
     InvalidLinkItems,
     InvalidLinkOwner,
     InvalidParameter,
+    RecordAccessDenied,
     UnknownContact,
 )
 from relatecrm.values import Unconvertible, is_null, to_flag, to_int
+
+
+def _this_deal(handler: Handler) -> Handler:
+    """A deal outside the caller's rights is ACCESS_DENIED "Access denied!" here, while no
+    right at all stays the classic "Access denied." (deals spec §5.7)."""
+
+    @functools.wraps(handler)
+    async def checked(call: Call) -> Any:
+        try:
+            return await handler(call)
+        except RecordAccessDenied:
+            raise LinkAccessDenied() from None
+
+    return checked
 
 
 def _field(type_: str, title: str, *, required: bool = False, read_only: bool = False) -> Any:
@@ -92,6 +109,7 @@ async def fields(call: Call) -> dict[str, Any]:
     return FIELDS
 
 
+@_this_deal
 async def add(call: Call) -> bool:
     deal_id = _owner(call, quoted=True)
     wanted = _link(_array(call, "fields", "The parameter 'fields' must be array."))
@@ -104,6 +122,7 @@ async def add(call: Call) -> bool:
         raise InvalidLink() from None
 
 
+@_this_deal
 async def delete(call: Call) -> bool:
     deal_id = _owner(call, quoted=True)
     contact_id = _contact_id(_array(call, "fields", "The parameter 'item' must be array."))
@@ -113,11 +132,13 @@ async def delete(call: Call) -> bool:
     return await links.remove(call.conn, call.ctx, deal_id, contact_id)
 
 
+@_this_deal
 async def items_get(call: Call) -> list[dict[str, Any]]:
     deal_id = _owner(call, quoted=False)
-    return [render(link) for link in await links.items(call.conn, deal_id)]
+    return [render(link) for link in await links.items(call.conn, call.ctx, deal_id)]
 
 
+@_this_deal
 async def items_set(call: Call) -> bool:
     deal_id = _owner(call, quoted=False)
     raw = _array(call, "items", "The parameter items must be array.")
@@ -133,6 +154,7 @@ async def items_set(call: Call) -> bool:
     return True
 
 
+@_this_deal
 async def items_delete(call: Call) -> bool:
     await links.clear(call.conn, call.ctx, _owner(call, quoted=False))
     return True

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.requests import Request
 from starlette.responses import Response
 
+from relatecrm.accounts import permissions
 from relatecrm.accounts.oauth import AppPrincipal
 from relatecrm.accounts.service import Principal, authenticate_webhook
 from relatecrm.bitrix import batch
@@ -201,7 +202,11 @@ class RestEndpoint:
                 raise InsufficientTokenScope()
             raise InsufficientScope()
         start = page_start(params)
-        ctx = Context(user_id=principal.user_id, now=dt.datetime.now(dt.UTC), tz=self.tz)
+        # The caller's roles, read in the call's own transaction: a batch command sees them
+        # as they are when it runs, like every other row.
+        rights = await permissions.load(conn, principal.user_id, is_admin=principal.is_admin)
+        now = dt.datetime.now(dt.UTC)
+        ctx = Context(user_id=principal.user_id, now=now, tz=self.tz, permissions=rights)
         began = time.time()
         result = await method.handler(Call(params, conn, principal, ctx, start))
         return render(result, began, time.time() - began)

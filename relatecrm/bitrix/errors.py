@@ -134,6 +134,14 @@ class ControllerAccessDenied(BitrixError):
     status = 400
 
 
+class LinkAccessDenied(BitrixError):
+    """Access denied!"""
+
+    # crm.deal.contact.*: the caller may not touch *this* deal (deals spec §5.7).
+    code = "ACCESS_DENIED"
+    status = 400
+
+
 # crm.item.*: a mandatory custom field left empty (Crm\Field::ERROR_CODE_REQUIRED_FIELD_ATTRIBUTE).
 
 

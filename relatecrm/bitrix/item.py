@@ -18,6 +18,7 @@ from relatecrm.bitrix.call import Call
 from relatecrm.bitrix.controller import int_param, require_deal_type
 from relatecrm.bitrix.envelope import ListResult
 from relatecrm.bitrix.errors import (
+    ControllerAccessDenied,
     ExpectedIterable,
     FieldRequired,
     FieldValueNotValid,
@@ -29,6 +30,7 @@ from relatecrm.bitrix.render import file_links, render_value
 from relatecrm.deals import service
 from relatecrm.deals.fields import CAMEL, FIELDS, FROM_CAMEL, OUTPUT_ORDER, uf_camel_name
 from relatecrm.errors import (
+    AccessDenied,
     InvalidFieldValue,
     InvalidId,
     InvalidParameter,
@@ -89,6 +91,8 @@ def item_errors(names: Names | None = None) -> Iterator[None]:
         yield
     except (NotFound, InvalidId):
         raise ItemNotFound() from None
+    except AccessDenied:
+        raise ControllerAccessDenied() from None
     except InvalidFieldValue as error:
         name = shown.get(error.field, error.field)
         raise FieldValueNotValid(f'Invalid value for field "{name}"') from None
@@ -273,9 +277,10 @@ async def list_(call: Call) -> ListResult:
         start=call.start,
         round_start=False,
     )
-    page = await service.list_deals(
-        call.conn, call.ctx, query, linked_contacts=True, known=names.known
-    )
+    with item_errors(names):
+        page = await service.list_deals(
+            call.conn, call.ctx, query, linked_contacts=True, known=names.known
+        )
     links = await file_links(call.conn, page.rows, names.known)
     if not with_contacts:
         items = [render_item(row, None, call.ctx.tz, names, links) for row in page.rows]

@@ -32,6 +32,7 @@ from relatecrm.bitrix.productrows import number, row_id, row_maps
 from relatecrm.deals import rows
 from relatecrm.deals.pricing import PricingError
 from relatecrm.errors import (
+    AccessDenied,
     InvalidOrder,
     InvalidParameter,
     InvalidRowValue,
@@ -137,6 +138,8 @@ def _row_errors(no_owner: BitrixError) -> Iterator[None]:
         raise ItemNotFound() from None
     except NotFound:
         raise no_owner from None
+    except AccessDenied:
+        raise ControllerAccessDenied() from None
     except InvalidRowValue as error:
         name = CAMEL.get(error.field, error.field)
         raise InvalidArgumentValue(f'Invalid value for field "{name}"') from None
@@ -204,7 +207,7 @@ async def update(call: Call) -> dict[str, Any] | None:
     row_id_ = _row_id(call)
     raw = _array_param(call, "fields")
     with _row_errors(ItemNotFound()):
-        await rows.get_row(call.conn, row_id_)
+        await rows.get_row(call.conn, call.ctx, row_id_)
         if not raw:
             return None  # an empty ``fields`` changes nothing and answers null
         known = _upper(raw)
@@ -217,7 +220,7 @@ async def update(call: Call) -> dict[str, Any] | None:
 async def get(call: Call) -> dict[str, Any]:
     row_id_ = _row_id(call)
     with _row_errors(ItemNotFound()):
-        row = await rows.get_row(call.conn, row_id_)
+        row = await rows.get_row(call.conn, call.ctx, row_id_)
     return {"productRow": render(row)}
 
 
@@ -318,7 +321,7 @@ async def list_(call: Call) -> ListResult:
         raise InvalidArgumentValue(message)
     order = _order(resolve(call.params, "order"))
     with _row_errors(ControllerAccessDenied()):
-        page = await rows.list_rows(call.conn, deal_id, conditions, order, call.start)
+        page = await rows.list_rows(call.conn, call.ctx, deal_id, conditions, order, call.start)
     items = {"productRows": [render(row) for row in page.rows]}
     return ListResult(items, total=page.total, next=page.next)
 

@@ -138,5 +138,5 @@ async def set_(call: Call) -> bool:
 async def get(call: Call) -> list[dict[str, Any]]:
     deal_id = _deal_id(call)
     with _deal_errors():
-        stored = await rows.get_rows(call.conn, deal_id)
+        stored = await rows.get_rows(call.conn, call.ctx, deal_id)
     return [render(row) for row in stored]

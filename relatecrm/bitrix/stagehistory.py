@@ -22,7 +22,7 @@ async def list_(call: Call) -> ListResult:
     requested = parse_select(resolve(call.params, "select"))
     select = expand_select(requested, FIELDS, (), FIELDS, FIELDS)
     query = list_query(call.params, call.start, select, round_start=False)
-    page = await history.list_page(call.conn, query, call.ctx.tz)
+    page = await history.list_page(call.conn, query, call.ctx.tz, call.ctx.rights)
     rows = [
         {
             name: render_value("datetime", value, call.ctx.tz) if name == "CREATED_TIME" else value

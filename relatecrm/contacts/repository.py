@@ -255,9 +255,16 @@ def _source(entity: Entity, conditions: Sequence[Condition], tz: dt.tzinfo) -> F
     return table.join(allowed, table.c.id == allowed.c.allowed_id)
 
 
-async def list_page(conn: AsyncConnection, entity: Entity, query: ListQuery, tz: dt.tzinfo) -> Page:
+async def list_page(
+    conn: AsyncConnection,
+    entity: Entity,
+    query: ListQuery,
+    tz: dt.tzinfo,
+    restrict: ColumnElement[bool] | None = None,
+) -> Page:
     """One page of a list. Multi-field conditions apply at the top level of the filter
-    (``crm.contact.list`` has no ``logic``); inside a sub-filter they are refused."""
+    (``crm.contact.list`` has no ``logic``); inside a sub-filter they are refused.
+    ``restrict`` is the caller's permission predicate."""
     multi: list[Condition] = []
     rest: list[Condition | Group] = []
     for cond in query.conditions:
@@ -266,4 +273,5 @@ async def list_page(conn: AsyncConnection, entity: Entity, query: ListQuery, tz:
         else:
             rest.append(cond)
     scoped = replace(query, conditions=rest)
-    return await fetch_page(conn, _source(entity, multi, tz), QUERYABLE[entity.code], scoped, tz)
+    source = _source(entity, multi, tz)
+    return await fetch_page(conn, source, QUERYABLE[entity.code], scoped, tz, restrict=restrict)

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from relatecrm.accounts.permissions import ADD, DELETE, READ, UPDATE
 from relatecrm.accounts.service import user_exists
 from relatecrm.contacts import multifields, repository
 from relatecrm.contacts.fields import CONTACT, MULTI_NAMES, Entity
@@ -28,6 +29,22 @@ from relatecrm.values import Unconvertible, coerce
 
 def describe_fields(entity: Entity) -> dict[str, dict[str, Any]]:
     return entity.describe()
+
+
+def _kind(entity: Entity) -> str:
+    """The entity's name in roles: "contact" or "company"."""
+    return entity.code.lower()
+
+
+async def _gate(
+    conn: AsyncConnection, ctx: Context, entity: Entity, row_id: int, action: str
+) -> None:
+    """The row exists (locked) and the caller may act on it; see ``deals.access``."""
+    ctx.rights.require(_kind(entity), action)
+    row = await repository.fetch(conn, entity, row_id, ["ID", "ASSIGNED_BY_ID"], lock=True)
+    if row is None:
+        raise NotFound()
+    ctx.rights.check(_kind(entity), action, row["ASSIGNED_BY_ID"])
 
 
 def _coerce(entity: Entity, spec: FieldSpec, raw: Any, tz: dt.tzinfo) -> Any:
@@ -120,11 +137,13 @@ def _columns(entity: Entity, values: Mapping[str, Any]) -> dict[str, Any]:
 async def add(
     conn: AsyncConnection, ctx: Context, entity: Entity, fields: Mapping[str, Any]
 ) -> int:
+    ctx.rights.require(_kind(entity), ADD)
     values, changes = _writable(entity, fields, creating=True, tz=ctx.tz)
     if values.get("ASSIGNED_BY_ID") is None:
         values.pop("ASSIGNED_BY_ID", None)
     await _check(conn, entity, values, creating=True)
     values.setdefault("ASSIGNED_BY_ID", ctx.user_id)
+    ctx.rights.check_assignee(_kind(entity), ADD, values["ASSIGNED_BY_ID"])
     plan = multifields.plan([], changes)
     columns = _columns(entity, values)
     columns.update(plan.flags())
@@ -143,9 +162,10 @@ async def update(
 ) -> None:
     """Apply ``fields``: only the fields given change; multi-field items add, change or
     delete single values (see ``contacts.multifields``)."""
-    if await repository.fetch(conn, entity, row_id, ["ID"], lock=True) is None:
-        raise NotFound()
+    await _gate(conn, ctx, entity, row_id, UPDATE)
     values, changes = _writable(entity, fields, creating=False, tz=ctx.tz)
+    if "ASSIGNED_BY_ID" in values:
+        ctx.rights.check_assignee(_kind(entity), UPDATE, values["ASSIGNED_BY_ID"])
     await _check(conn, entity, values, creating=False)
     columns = _columns(entity, values)
     if changes:
@@ -180,9 +200,11 @@ def _grouped(rows: list[dict[str, Any]]) -> dict[int, dict[str, list[dict[str, A
 
 async def get(conn: AsyncConnection, ctx: Context, entity: Entity, row_id: int) -> dict[str, Any]:
     """Every field in the canonical order, then the multi-fields that have values."""
+    ctx.rights.require(_kind(entity), READ)
     row = await repository.fetch(conn, entity, row_id, entity.output_order)
     if row is None:
         raise NotFound()
+    ctx.rights.check(_kind(entity), READ, row["ASSIGNED_BY_ID"])
     values = await repository.multifield_rows(conn, entity, [row_id], MULTI_NAMES)
     row.update(_grouped(values).get(row_id, {}))
     return row
@@ -190,12 +212,15 @@ async def get(conn: AsyncConnection, ctx: Context, entity: Entity, row_id: int) 
 
 async def list_rows(conn: AsyncConnection, ctx: Context, entity: Entity, query: ListQuery) -> Page:
     """One page; multi-fields named in ``select`` come after the other fields, as arrays."""
+    restrict = ctx.rights.clause(
+        _kind(entity), READ, repository.TABLES[entity.code].c.assigned_by_id
+    )
     multi = [name for name in query.select if name in MULTI_NAMES]
     if not multi:
-        return await repository.list_page(conn, entity, query, ctx.tz)
+        return await repository.list_page(conn, entity, query, ctx.tz, restrict)
     scalar = [name for name in query.select if name not in MULTI_NAMES]
     keyed = scalar if "ID" in scalar else ["ID", *scalar]  # values are found by owner id
-    page = await repository.list_page(conn, entity, replace(query, select=keyed), ctx.tz)
+    page = await repository.list_page(conn, entity, replace(query, select=keyed), ctx.tz, restrict)
     ids = [row["ID"] for row in page.rows]
     grouped = _grouped(await repository.multifield_rows(conn, entity, ids, multi))
     for row in page.rows:
@@ -210,8 +235,7 @@ async def delete(conn: AsyncConnection, ctx: Context, entity: Entity, row_id: in
     a company's contacts lose their ``COMPANY_ID``.
 
     The row is locked before the deals, the order every link writer follows."""
-    if await repository.fetch(conn, entity, row_id, ["ID"], lock=True) is None:
-        raise NotFound()
+    await _gate(conn, ctx, entity, row_id, DELETE)
     if entity.code == CONTACT.code:
         await links.forget_contact(conn, ctx, row_id)
     else:

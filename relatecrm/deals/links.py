@@ -29,10 +29,11 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from relatecrm.accounts.permissions import READ, UPDATE
 from relatecrm.contacts import repository as clients
 from relatecrm.contacts.fields import COMPANY, CONTACT
 from relatecrm.context import Context
-from relatecrm.deals import events, repository
+from relatecrm.deals import access, events, repository
 from relatecrm.errors import NotFound, UnknownContact
 from relatecrm.values import MAX_INT
 
@@ -164,9 +165,9 @@ async def lock_clients(
     return Clients(frozenset(contacts), frozenset(companies))
 
 
-async def _lock_deal(conn: AsyncConnection, deal_id: int) -> None:
-    if await repository.fetch(conn, deal_id, ["ID"], for_update=True) is None:
-        raise NotFound()
+async def _lock_deal(conn: AsyncConnection, ctx: Context, deal_id: int) -> None:
+    """Changing a deal's links is changing the deal: the caller needs "update" on it."""
+    await access.deal(conn, ctx, deal_id, UPDATE, for_update=True)
 
 
 async def _save(conn: AsyncConnection, ctx: Context, deal_id: int, links: Sequence[Link]) -> None:
@@ -185,15 +186,15 @@ async def require_deal(conn: AsyncConnection, deal_id: int) -> None:
         raise NotFound()
 
 
-async def items(conn: AsyncConnection, deal_id: int) -> list[Link]:
-    await require_deal(conn, deal_id)
+async def items(conn: AsyncConnection, ctx: Context, deal_id: int) -> list[Link]:
+    await access.deal(conn, ctx, deal_id, READ)
     return await current(conn, deal_id)
 
 
 async def add(conn: AsyncConnection, ctx: Context, deal_id: int, wanted: Wanted) -> bool:
     """Link one contact; False (and nothing written) if it is linked already."""
     found = await lock_clients(conn, [wanted.contact_id])
-    await _lock_deal(conn, deal_id)
+    await _lock_deal(conn, ctx, deal_id)
     if wanted.contact_id not in found.contacts:
         raise UnknownContact(wanted.contact_id)
     links = with_added(await current(conn, deal_id), wanted)
@@ -205,7 +206,7 @@ async def add(conn: AsyncConnection, ctx: Context, deal_id: int, wanted: Wanted)
 
 async def remove(conn: AsyncConnection, ctx: Context, deal_id: int, contact_id: int) -> bool:
     """Unlink one contact; False (and nothing written) if it is not linked."""
-    await _lock_deal(conn, deal_id)
+    await _lock_deal(conn, ctx, deal_id)
     links = without(await current(conn, deal_id), contact_id)
     if links is None:
         return False
@@ -218,7 +219,7 @@ async def replace_all(
 ) -> None:
     """Make ``wanted`` the deal's whole set of links (an empty one unlinks all)."""
     found = await lock_clients(conn, [item.contact_id for item in wanted])
-    await _lock_deal(conn, deal_id)
+    await _lock_deal(conn, ctx, deal_id)
     missing = next((item for item in wanted if item.contact_id not in found.contacts), None)
     if missing is not None:
         raise UnknownContact(missing.contact_id)

@@ -32,6 +32,7 @@ from relatecrm.listing import (
 from relatecrm.values import is_null
 
 MAX_TEXT = 65535
+ASSIGNED = deals.c.assigned_by_id  # whose deal it is: the column of "own" permissions
 
 QUERYABLE: dict[str, Queryable] = {
     spec.name: Queryable(
@@ -116,10 +117,13 @@ async def list_page(
     *,
     linked_contacts: bool = False,
     custom: Mapping[str, Queryable] | None = None,
+    restrict: ColumnElement[bool] | None = None,
 ) -> Page:
-    """A page of deals; ``custom`` adds the custom fields' filters and order."""
+    """A page of deals; ``custom`` adds the custom fields' filters and order, ``restrict``
+    the caller's permission predicate."""
     fields = ITEM_QUERYABLE if linked_contacts else QUERYABLE
-    return await fetch_page(conn, deals, {**fields, **custom} if custom else fields, query, tz)
+    queryable = {**fields, **custom} if custom else fields
+    return await fetch_page(conn, deals, queryable, query, tz, restrict=restrict)
 
 
 # Contact links (the rules live in ``deals.links``).

@@ -28,8 +28,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from relatecrm.accounts.permissions import READ, UPDATE
 from relatecrm.context import Context
-from relatecrm.deals import events, repository, rowstore
+from relatecrm.deals import access, events, repository, rowstore
 from relatecrm.deals.pricing import ABSOLUTE, PERCENT, PricedRow, RowInput, price_row, totals
 from relatecrm.errors import (
     InvalidRowValue,
@@ -226,12 +227,12 @@ def _merged(stored: Mapping[str, Any], sent: Mapping[str, Any]) -> dict[str, Any
 # --- the deal amount ------------------------------------------------------------------
 
 
-async def _lock(conn: AsyncConnection, deal_id: int) -> dict[str, Any]:
-    """Lock the deal row until commit; every row write of the deal waits here first."""
-    deal = await repository.fetch(conn, deal_id, ["ID", "IS_MANUAL_OPPORTUNITY"], for_update=True)
-    if deal is None:
-        raise NotFound()
-    return deal
+async def _lock(conn: AsyncConnection, ctx: Context, deal_id: int) -> dict[str, Any]:
+    """Lock the deal row until commit; every row write of the deal waits here first.
+
+    Changing a deal's rows is changing the deal: the caller needs "update" on it."""
+    names = ["ID", "IS_MANUAL_OPPORTUNITY"]
+    return await access.deal(conn, ctx, deal_id, UPDATE, names, for_update=True)
 
 
 def _totals(amounts: Sequence[tuple[Decimal, Decimal, Decimal | None]]) -> tuple[Decimal, Decimal]:
@@ -283,10 +284,9 @@ async def enforce_totals(conn: AsyncConnection, deal_id: int, columns: dict[str,
 # --- operations -----------------------------------------------------------------------
 
 
-async def get_rows(conn: AsyncConnection, deal_id: int) -> list[dict[str, Any]]:
+async def get_rows(conn: AsyncConnection, ctx: Context, deal_id: int) -> list[dict[str, Any]]:
     """The deal's rows, SORT then ID, with ORIGINAL_PRODUCT_NAME from the catalog."""
-    if await repository.fetch(conn, deal_id, ["ID"]) is None:
-        raise NotFound()
+    await access.deal(conn, ctx, deal_id, READ)
     rows = await rowstore.load(conn, deal_id)
     products = await catalog.find(conn, [row["PRODUCT_ID"] for row in rows])
     for row in rows:
@@ -308,7 +308,7 @@ async def set_rows(
     ``keep_ids[i]`` may name a current row of this deal whose id row ``i`` keeps
     (``crm.item.productrow.set``); any other id is ignored and the row is new.
     """
-    deal = await _lock(conn, deal_id)
+    deal = await _lock(conn, ctx, deal_id)
     drafts = await _drafts(conn, [read_row(row) for row in rows])
     before = await rowstore.ids_of(conn, deal_id)
     await rowstore.delete_all(conn, deal_id)
@@ -337,22 +337,24 @@ async def set_rows(
 async def add_row(
     conn: AsyncConnection, ctx: Context, deal_id: int, fields: Mapping[str, Any]
 ) -> dict[str, Any]:
-    deal = await _lock(conn, deal_id)
+    deal = await _lock(conn, ctx, deal_id)
     (draft,) = await _drafts(conn, [read_row(fields)])
     (row_id,) = await rowstore.insert_rows(conn, deal_id, [draft.values])
     if draft.named_after_id:
         await rowstore.name_after_ids(conn, [row_id])
     await _synchronise(conn, ctx, deal)
-    return await get_row(conn, row_id)
+    return await get_row(conn, ctx, row_id)
 
 
-async def _locked_row(conn: AsyncConnection, row_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
+async def _locked_row(
+    conn: AsyncConnection, ctx: Context, row_id: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """(deal, row) with the owning deal locked; the row is read again after the lock."""
     found = await rowstore.load_one(conn, row_id)
     if found is None:
         raise ProductRowNotFound()
     try:
-        deal = await _lock(conn, int(found["OWNER_ID"]))
+        deal = await _lock(conn, ctx, int(found["OWNER_ID"]))
     except NotFound:
         raise ProductRowNotFound() from None
     row = await rowstore.load_one(conn, row_id)
@@ -365,7 +367,7 @@ async def update_row(
     conn: AsyncConnection, ctx: Context, row_id: int, fields: Mapping[str, Any]
 ) -> dict[str, Any]:
     """Apply ``fields`` to one row and reprice it from the merged row."""
-    deal, stored = await _locked_row(conn, row_id)
+    deal, stored = await _locked_row(conn, ctx, row_id)
     merged = _merged(stored, read_row(fields))
     (draft,) = await _drafts(conn, [merged], known=stored["PRODUCT_ID"])
     values = dict(draft.values)
@@ -373,30 +375,35 @@ async def update_row(
         values["PRODUCT_NAME"] = f"[{row_id}]"
     await rowstore.update_row(conn, row_id, values)
     await _synchronise(conn, ctx, deal)
-    return await get_row(conn, row_id)
+    return await get_row(conn, ctx, row_id)
 
 
 async def delete_row(conn: AsyncConnection, ctx: Context, row_id: int) -> None:
-    deal, _ = await _locked_row(conn, row_id)
+    deal, _ = await _locked_row(conn, ctx, row_id)
     await rowstore.delete_row(conn, row_id)
     await _synchronise(conn, ctx, deal)
 
 
-async def get_row(conn: AsyncConnection, row_id: int) -> dict[str, Any]:
+async def get_row(conn: AsyncConnection, ctx: Context, row_id: int) -> dict[str, Any]:
+    """One row; reading it is reading its deal."""
     row = await rowstore.load_one(conn, row_id)
     if row is None:
         raise ProductRowNotFound()
+    try:
+        await access.deal(conn, ctx, int(row["OWNER_ID"]), READ)
+    except NotFound:
+        raise ProductRowNotFound() from None
     return row
 
 
 async def list_rows(
     conn: AsyncConnection,
+    ctx: Context,
     deal_id: int,
     conditions: Sequence[Condition],
     order: Sequence[tuple[str, str]],
     start: int,
 ) -> Page:
     """A page of the deal's rows; conditions on ID/PRODUCT_ID, order by ID/SORT."""
-    if await repository.fetch(conn, deal_id, ["ID"]) is None:
-        raise NotFound()
+    await access.deal(conn, ctx, deal_id, READ)
     return await rowstore.page(conn, deal_id, conditions, order, start)

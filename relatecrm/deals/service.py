@@ -1,7 +1,8 @@
 """Deal rules: defaults, writability, stage consistency, contact links and events.
 
 Every dialect's add/update/get/list/delete ends here. Functions take an open
-connection inside the caller's transaction and never commit.
+connection inside the caller's transaction and never commit. Each checks the caller's
+rights (``ctx.rights``; single deals through ``deals.access``, lists by a WHERE term).
 """
 
 from __future__ import annotations
@@ -13,10 +14,18 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from relatecrm.accounts.permissions import ADD, DEAL, DELETE, READ, UPDATE
 from relatecrm.accounts.service import user_exists
 from relatecrm.context import Context
-from relatecrm.deals import events, links, repository, rows, stages
-from relatecrm.deals.fields import FIELDS, OUTPUT_ORDER, TRACE, FieldSpec, describe_user_field
+from relatecrm.deals import access, events, repository, rows, stages
+from relatecrm.deals.clientfields import (
+    apply_contacts,
+    check_clients,
+    coerce_field,
+    contact_list,
+    lock_clients,
+)
+from relatecrm.deals.fields import FIELDS, OUTPUT_ORDER, TRACE, describe_user_field
 from relatecrm.errors import InvalidFieldValue, InvalidId, NotFound
 from relatecrm.listing import ListQuery, Page
 from relatecrm.pipelines import service as pipelines
@@ -25,7 +34,7 @@ from relatecrm.userfields import registry
 from relatecrm.userfields import store as uf_store
 from relatecrm.userfields import values as uf_values
 from relatecrm.userfields.registry import UserField
-from relatecrm.values import Unconvertible, coerce, to_int
+from relatecrm.values import Unconvertible, to_int
 
 ENTITY = "deal"
 DEFAULT_CATEGORY = 0
@@ -61,44 +70,6 @@ def check_id(value: Any) -> int:
     return deal_id
 
 
-def _coerce(spec: FieldSpec, value: Any, ctx: Context) -> Any:
-    try:
-        coerced = coerce(spec.type, value, ctx.tz)
-    except Unconvertible:
-        raise InvalidFieldValue(spec.name, spec.title) from None
-    if isinstance(coerced, str) and len(coerced) > repository.max_length(spec):
-        raise InvalidFieldValue(spec.name, spec.title)
-    return coerced
-
-
-def _contact_list(value: Any) -> list[int]:
-    spec = FIELDS["CONTACT_IDS"]
-    if isinstance(value, Mapping):
-        # PHP arrays: ordered by index when the keys are 0..n-1, else in the given order.
-        keys = list(value)
-        indexed = all(str(k).isascii() and str(k).isdigit() for k in keys)
-        items = [value[k] for k in (sorted(keys, key=lambda k: int(k)) if indexed else keys)]
-    elif isinstance(value, list | tuple):
-        items = list(value)
-    elif value is None or value == "":
-        items = []
-    else:
-        items = [value]
-    ids: list[int] = []
-    for item in items:
-        if item is None or item == "":
-            continue
-        try:
-            contact_id = to_int(item)
-        except Unconvertible:
-            raise InvalidFieldValue(spec.name, spec.title) from None
-        if contact_id <= 0:
-            raise InvalidFieldValue(spec.name, spec.title)
-        if contact_id not in ids:
-            ids.append(contact_id)
-    return ids
-
-
 def _writable(fields: Mapping[str, Any], *, creating: bool, ctx: Context) -> dict[str, Any]:
     """Known, writable fields coerced to Python values; everything else is ignored."""
     values: dict[str, Any] = {}
@@ -107,11 +78,11 @@ def _writable(fields: Mapping[str, Any], *, creating: bool, ctx: Context) -> dic
         if spec is None or not (spec.writable_on_add if creating else spec.writable_on_update):
             continue
         if spec.name == "CONTACT_IDS":
-            values[name] = _contact_list(raw)
+            values[name] = contact_list(raw)
         elif isinstance(raw, Mapping | list):
             raise InvalidFieldValue(spec.name, spec.title)
         else:
-            values[name] = _coerce(spec, raw, ctx)
+            values[name] = coerce_field(spec, raw, ctx)
     # CLOSED follows the stage's semantics; a client cannot set it on its own.
     values.pop("CLOSED", None)
     for name in ("COMPANY_ID", "CONTACT_ID"):
@@ -155,74 +126,10 @@ def _columns(values: Mapping[str, Any]) -> dict[str, Any]:
     return columns
 
 
-def _named_clients(fields: Mapping[str, Any], ctx: Context) -> tuple[list[int], list[int]]:
-    """The contact and company ids a write names, as far as they can be read: what cannot
-    be read is refused later, in the usual order."""
-    contacts: list[int] = []
-    companies: list[int] = []
-    for name in ("COMPANY_ID", "CONTACT_ID", "CONTACT_IDS"):
-        if name not in fields:
-            continue
-        try:
-            if name == "CONTACT_IDS":
-                ids = _contact_list(fields[name])
-            else:
-                ids = [_coerce(FIELDS[name], fields[name], ctx) or 0]
-        except InvalidFieldValue:
-            continue
-        (companies if name == "COMPANY_ID" else contacts).extend(ids)
-    return contacts, companies
-
-
-async def _lock_clients(
-    conn: AsyncConnection, ctx: Context, fields: Mapping[str, Any]
-) -> links.Clients:
-    """Lock the clients a write names; before the deal row (lock order: ``deals.links``)."""
-    contacts, companies = _named_clients(fields, ctx)
-    return await links.lock_clients(conn, contacts, companies)
-
-
-def _check_clients(values: Mapping[str, Any], found: links.Clients) -> None:
-    """COMPANY_ID, CONTACT_ID and CONTACT_IDS must name existing clients (0 is "none");
-    a CONTACT_ID that CONTACT_IDS also names is reported once, as CONTACT_IDS."""
-    company = values.get("COMPANY_ID")
-    if company is not None and company not in found.companies:
-        raise InvalidFieldValue("COMPANY_ID", FIELDS["COMPANY_ID"].title)
-    contacts: list[int] = values.get("CONTACT_IDS") or []
-    contact = values.get("CONTACT_ID")
-    if contact is not None and contact not in contacts and contact not in found.contacts:
-        raise InvalidFieldValue("CONTACT_ID", FIELDS["CONTACT_ID"].title)
-    if any(contact_id not in found.contacts for contact_id in contacts):
-        raise InvalidFieldValue("CONTACT_IDS", FIELDS["CONTACT_IDS"].title)
-
-
-async def _apply_contacts(
-    conn: AsyncConnection,
-    deal_id: int,
-    values: Mapping[str, Any],
-    columns: dict[str, Any],
-    creating: bool,
-) -> None:
-    """CONTACT_IDS and CONTACT_ID through the link rules (spec §2.6): CONTACT_IDS replaces
-    the set; CONTACT_ID makes that contact primary, and empties drop the primary link."""
-    if "CONTACT_IDS" in values:
-        new = links.normalized([links.Wanted(c) for c in values["CONTACT_IDS"]])
-    elif values.get("CONTACT_ID") is not None:
-        before = [] if creating else await links.current(conn, deal_id)
-        new = links.promoted(before, values["CONTACT_ID"])
-    elif "CONTACT_ID" in values and not creating:
-        before = await links.current(conn, deal_id)
-        primary = links.primary_of(before)
-        new = before if primary is None else (links.without(before, primary) or [])
-    else:
-        return
-    await links.store(conn, deal_id, new)
-    columns["contact_id"] = links.primary_of(new)
-
-
 async def add(
     conn: AsyncConnection, ctx: Context, fields: Mapping[str, Any], known: UserFields | None = None
 ) -> int:
+    ctx.rights.require(DEAL, ADD)
     values = _writable(fields, creating=True, ctx=ctx)
     known = await registry.load(conn) if known is None else known
     custom = uf_values.prepare(known, uf_values.pick(fields, known), ctx, creating=True)
@@ -230,7 +137,7 @@ async def add(
     category_id = DEFAULT_CATEGORY if category_id is None else category_id
     refs = await _funnel_references(conn, category_id)
     await _check_references(conn, values, refs)
-    _check_clients(values, await _lock_clients(conn, ctx, fields))
+    check_clients(values, await lock_clients(conn, ctx, fields))
     await uf_store.resolve(conn, known, custom, ctx)
     stage = await stages.resolve(conn, refs.stages, values.get("STAGE_ID"), fallback=True)
     assert stage is not None
@@ -247,6 +154,7 @@ async def add(
     for name, default in defaults.items():
         if values.get(name) is None:
             values[name] = default
+    ctx.rights.check_assignee(DEAL, ADD, values["ASSIGNED_BY_ID"])
     values.pop("STAGE_ID", None)
     values["CATEGORY_ID"] = category_id
     columns = _columns({k: v for k, v in values.items() if k != "CONTACT_IDS"})
@@ -267,7 +175,7 @@ async def add(
     if deal_id is None:
         raise InvalidFieldValue("CATEGORY_ID", FIELDS["CATEGORY_ID"].title)
     later: dict[str, Any] = {} if title_given else {"title": f"Deal #{deal_id}"}
-    await _apply_contacts(conn, deal_id, values, later, creating=True)
+    await apply_contacts(conn, deal_id, values, later, creating=True)
     await repository.update_deal(conn, deal_id, later)
     await uf_store.write(conn, deal_id, known, custom, creating=True)
     await stages.record(conn, ctx, deal_id, stage, stages.CREATED)
@@ -287,7 +195,7 @@ def _target_category(ctx: Context, fields: Mapping[str, Any], current: int) -> i
     """The funnel a ``crm.item.update`` moves the deal to, or None if it stays."""
     if "CATEGORY_ID" not in fields:
         return None
-    category_id = _coerce(FIELDS["CATEGORY_ID"], fields["CATEGORY_ID"], ctx)
+    category_id = coerce_field(FIELDS["CATEGORY_ID"], fields["CATEGORY_ID"], ctx)
     if category_id is None or category_id == current:
         return None
     return int(category_id)
@@ -303,11 +211,13 @@ async def update(
     known: UserFields | None = None,
 ) -> None:
     """Apply ``fields``; only ``move_category`` callers (crm.item.update) may change funnel."""
-    clients = await _lock_clients(conn, ctx, fields)
-    current = await repository.fetch(conn, deal_id, ["CATEGORY_ID", "STAGE_ID"], for_update=True)
-    if current is None:
-        raise NotFound()
+    ctx.rights.require(DEAL, UPDATE)
+    clients = await lock_clients(conn, ctx, fields)
+    wanted = ["CATEGORY_ID", "STAGE_ID"]
+    current = await access.deal(conn, ctx, deal_id, UPDATE, wanted, for_update=True)
     values = _writable(fields, creating=False, ctx=ctx)
+    if "ASSIGNED_BY_ID" in values:
+        ctx.rights.check_assignee(DEAL, UPDATE, values["ASSIGNED_BY_ID"])
     known = await registry.load(conn) if known is None else known
     custom = uf_values.prepare(known, uf_values.pick(fields, known), ctx, creating=False)
     wanted = values.pop("STAGE_ID", None)
@@ -318,7 +228,7 @@ async def update(
     elif wanted is not None or any(values.get(name) is not None for name in REFERENCED):
         refs = await pipelines.references(conn, current["CATEGORY_ID"])
     await _check_references(conn, values, refs)
-    _check_clients(values, clients)
+    check_clients(values, clients)
     dropped_files = await uf_store.resolve(conn, known, custom, ctx, deal_id)
     columns = _columns({k: v for k, v in values.items() if k != "CONTACT_IDS"})
     if "title" in columns and not columns["title"]:
@@ -336,7 +246,7 @@ async def update(
         if moved is not None:
             columns.update(stages.columns(moved, ctx))
             await stages.record(conn, ctx, deal_id, moved, stages.move_type(moved))
-    await _apply_contacts(conn, deal_id, values, columns, creating=False)
+    await apply_contacts(conn, deal_id, values, columns, creating=False)
     await rows.enforce_totals(conn, deal_id, columns)  # rows decide the amount unless manual
     columns.update(modify_by_id=ctx.user_id, date_modify=ctx.now)
     await repository.update_deal(conn, deal_id, columns)
@@ -358,9 +268,7 @@ async def get(
     conn: AsyncConnection, ctx: Context, deal_id: int, known: UserFields | None = None
 ) -> dict[str, Any]:
     """The system fields in output order, then every custom field (None or [] if empty)."""
-    deal = await repository.fetch(conn, deal_id, OUTPUT_ORDER)
-    if deal is None:
-        raise NotFound()
+    deal = await access.deal(conn, ctx, deal_id, READ, OUTPUT_ORDER)
     known = await registry.load(conn) if known is None else known
     if known:
         deal.update((await uf_store.read(conn, [deal_id], list(known.values())))[deal_id])
@@ -391,6 +299,7 @@ async def list_deals(
         ctx.tz,
         linked_contacts=linked_contacts,
         custom=uf_store.queryables(known),
+        restrict=ctx.rights.clause(DEAL, READ, repository.ASSIGNED),
     )
     if chosen:
         found = await uf_store.read(conn, [row["ID"] for row in page.rows], chosen)
@@ -404,6 +313,7 @@ async def list_deals(
 async def delete(conn: AsyncConnection, ctx: Context, deal_id: int) -> None:
     """Delete the deal; its custom field values go with it (foreign key cascade), and the
     files they held are forgotten."""
+    await access.deal(conn, ctx, deal_id, DELETE, for_update=True)
     held = await uf_store.file_ids_of(conn, deal_id)
     if not await repository.delete_deal(conn, deal_id):
         raise NotFound()

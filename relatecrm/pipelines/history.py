@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from relatecrm.accounts.permissions import DEAL, READ, Permissions
 from relatecrm.db import UtcDateTime, metadata
+from relatecrm.deals.models import deals
 from relatecrm.listing import ListQuery, Page, Queryable, fetch_page
 
 # TYPE_ID values of crm.stagehistory.list.
@@ -50,6 +52,11 @@ QUERYABLE: dict[str, Queryable] = {
 FIELD_ORDER = tuple(QUERYABLE)
 
 
-async def list_page(conn: AsyncConnection, query: ListQuery, tz: dt.tzinfo) -> Page:
-    """One page of deal stage history (crm.stagehistory.list)."""
-    return await fetch_page(conn, stage_history, QUERYABLE, query, tz)
+async def list_page(
+    conn: AsyncConnection, query: ListQuery, tz: dt.tzinfo, rights: Permissions
+) -> Page:
+    """One page of deal stage history (crm.stagehistory.list): only of the deals the caller
+    may read, since the entries name deals and their stages."""
+    own = rights.clause(DEAL, READ, deals.c.assigned_by_id)
+    restrict = None if own is None else stage_history.c.owner_id.in_(select(deals.c.id).where(own))
+    return await fetch_page(conn, stage_history, QUERYABLE, query, tz, restrict=restrict)

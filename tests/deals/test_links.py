@@ -196,7 +196,7 @@ async def test_missing_deal_or_contact_writes_nothing(db: AsyncEngine) -> None:
         lambda conn: links.add(conn, CTX, deal_id + 1, Wanted(a)),
         lambda conn: links.remove(conn, CTX, deal_id + 1, a),
         lambda conn: links.replace_all(conn, CTX, deal_id + 1, [Wanted(a)]),
-        lambda conn: links.items(conn, deal_id + 1),
+        lambda conn: links.items(conn, CTX, deal_id + 1),
     ):
         with pytest.raises(NotFound):
             async with transaction(db) as conn:

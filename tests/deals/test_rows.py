@@ -91,7 +91,7 @@ async def set_rows(
 
 async def stored(db: AsyncEngine, deal_id: int) -> list[dict[str, Any]]:
     async with transaction(db, write=False) as conn:
-        return await rows.get_rows(conn, deal_id)
+        return await rows.get_rows(conn, CTX, deal_id)
 
 
 async def updates(db: AsyncEngine, deal_id: int) -> int:
@@ -360,7 +360,7 @@ async def test_rows_of_a_missing_deal(db: AsyncEngine) -> None:
             await rows.set_rows(conn, CTX, 987654, [{}])
     async with transaction(db) as conn:
         with pytest.raises(NotFound):
-            await rows.get_rows(conn, 987654)
+            await rows.get_rows(conn, CTX, 987654)
     async with transaction(db) as conn:
         with pytest.raises(NotFound):
             await rows.add_row(conn, CTX, 987654, {})

@@ -77,7 +77,7 @@ def cents(value: Fraction) -> Decimal:
 
 async def _apply(db: AsyncEngine, deal_id: int, op: str, payload: Any) -> None:
     async with transaction(db) as conn:
-        current = [r["ID"] for r in await rows.get_rows(conn, deal_id)]
+        current = [r["ID"] for r in await rows.get_rows(conn, CTX, deal_id)]
         if op == "set":
             await rows.set_rows(conn, CTX, deal_id, payload)
         elif op == "add":
