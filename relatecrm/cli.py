@@ -1,4 +1,5 @@
-"""The ``relatecrm`` command: serve, migrate, and manage users, roles, webhooks and OAuth apps."""
+"""The ``relatecrm`` command: serve, migrate, and manage users, roles, webhooks, outgoing
+webhooks (event handlers) and OAuth apps."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from relatecrm.accounts import oauth, permissions
 from relatecrm.accounts import service as accounts
 from relatecrm.config import Settings
 from relatecrm.db import create_engine, transaction
-from relatecrm.errors import InvalidParameter, NotFound
+from relatecrm.errors import CrmError, InvalidParameter, NotFound
+from relatecrm.events import handlers
+from relatecrm.events.ssrf import parse_networks
 from relatecrm.migrate import upgrade
 
 app = typer.Typer(help="RelateCRM: a self-hosted CRM deals server speaking the Bitrix24 REST API.")
@@ -26,6 +29,10 @@ oauth_app = typer.Typer(help="Manage OAuth 2.0 applications (/oauth/authorize/, 
 app.add_typer(oauth_app, name="app")
 role_app = typer.Typer(help="Manage roles: what users may do with deals, contacts and companies.")
 app.add_typer(role_app, name="role")
+hook_app = typer.Typer(
+    help="Manage outgoing webhooks: URLs that receive RelateCRM events (event_handler_id)."
+)
+app.add_typer(hook_app, name="hook")
 
 DatabaseUrl = Annotated[
     str | None,
@@ -367,6 +374,105 @@ def user_role(
         typer.echo(error.message, err=True)
         raise typer.Exit(1) from None
     typer.echo(f"User {user_id}: {role or 'no role (all rights)'}.")
+
+
+@hook_app.command("create")
+def hook_create(
+    event: Annotated[
+        list[str],
+        typer.Option(
+            envvar="RELATECRM_HOOK_EVENT",
+            help="Event name, any case (ONCRMDEALADD); repeat for several.",
+        ),
+    ],
+    url: Annotated[
+        str, typer.Option(envvar="RELATECRM_HOOK_URL", help="Handler URL (http or https).")
+    ],
+    allowed_networks: Annotated[
+        str | None,
+        typer.Option(
+            envvar="RELATECRM_WEBHOOK_ALLOWED_NETWORKS",
+            help="Comma-separated CIDRs of internal addresses the URL may resolve to.",
+        ),
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Register URL for each event; print the ids and the application_token that every
+    POST to the handler carries (one token for the whole registration)."""
+    try:
+        networks = parse_networks(allowed_networks or "")
+    except ValueError as error:
+        typer.echo(f"Bad --allowed-networks: {error}", err=True)
+        raise typer.Exit(1) from None
+    token = handlers.new_token()
+
+    async def work(conn):  # type: ignore[no-untyped-def]
+        return [
+            await handlers.bind(
+                conn,
+                handlers.Binding(user_id=None),
+                event=name,
+                handler=url,
+                now=_now(),
+                networks=networks,
+                application_token=token,
+            )
+            for name in event
+        ]
+
+    try:
+        created = asyncio.run(_in_transaction(database_url, work))
+    except handlers.EventNotFound:
+        typer.echo(
+            f"Unknown event among {', '.join(event)}; see `relatecrm hook events`.", err=True
+        )
+        raise typer.Exit(1) from None
+    except handlers.HandlerExists:
+        typer.echo("This URL is already registered for that event.", err=True)
+        raise typer.Exit(1) from None
+    except CrmError as error:
+        typer.echo(error.message, err=True)
+        raise typer.Exit(1) from None
+    for row in created:
+        typer.echo(f"{row.id}\t{row.event}")
+    typer.echo(f"application_token={token}")
+
+
+@hook_app.command("list")
+def hook_list(database_url: DatabaseUrl = None) -> None:
+    """List outgoing webhooks: id, event, state, application_token, URL."""
+
+    async def work(conn):  # type: ignore[no-untyped-def]
+        return await handlers.list_handlers(conn, apps=False)
+
+    for row in asyncio.run(_in_transaction(database_url, work)):
+        state = "active" if row.disabled_at is None else f"disabled ({row.disabled_reason})"
+        typer.echo(f"{row.id}\t{row.event}\t{state}\t{row.application_token}\t{row.handler}")
+
+
+@hook_app.command("events")
+def hook_events() -> None:
+    """List the event names RelateCRM emits."""
+    for name in handlers.EVENT_SCOPES:
+        typer.echo(name)
+
+
+@hook_app.command("delete")
+def hook_delete(
+    hook_id: Annotated[int, typer.Argument(help="Id from `hook list`.")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Delete an outgoing webhook; it receives no more events."""
+
+    async def work(conn):  # type: ignore[no-untyped-def]
+        await handlers.delete_hook(conn, hook_id)
+
+    try:
+        asyncio.run(_in_transaction(database_url, work))
+    except NotFound as error:
+        typer.echo(error.message, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Outgoing webhook {hook_id} deleted.")
 
 
 def main() -> None:

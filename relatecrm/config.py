@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from relatecrm.events.ssrf import IPNetwork, parse_networks
 
 
 def default_database_url() -> str:
@@ -51,6 +53,18 @@ class Settings(BaseSettings):
     oauth_code_ttl: int = 30
     # The portal's `member_id` in OAuth answers; empty: derived from the public URL.
     member_id: str = ""
+    # Event handler URLs may not point at internal addresses (SSRF guard) unless the
+    # address lies in one of these comma-separated CIDRs, e.g. "10.20.0.0/16,fd00::/8".
+    webhook_allowed_networks: str = ""
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks_parse(cls, value: str) -> str:
+        parse_networks(value)  # a bad CIDR stops the server at start, not at first use
+        return value
+
+    def allowed_networks(self) -> tuple[IPNetwork, ...]:
+        return parse_networks(self.webhook_allowed_networks)
 
     def resolved_database_url(self) -> str:
         return self.database_url or default_database_url()

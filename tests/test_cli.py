@@ -91,6 +91,9 @@ def test_every_option_names_its_environment_variable() -> None:
         ["user", "create"],
         ["webhook", "create"],
         ["role", "create"],
+        ["hook", "create"],
+        ["hook", "list"],
+        ["hook", "delete"],
     )
     for command in commands:
         help_text = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "300"}).stdout
@@ -98,6 +101,54 @@ def test_every_option_names_its_environment_variable() -> None:
         options -= {"help"}
         assert options, command
         assert help_text.count("RELATECRM_") >= len(options), (command, help_text)
+
+
+def test_outgoing_webhook_lifecycle(run) -> None:  # type: ignore[no-untyped-def]
+    url = "https://93.184.215.14/hook"
+    code, out, _ = run("hook", "create", "--event", "onCrmDealAdd", "--event", "ONCRMDEALUPDATE",
+                       "--url", url)  # fmt: skip
+    assert code == 0, out
+    lines = out.splitlines()
+    assert lines[:2] == ["1\tONCRMDEALADD", "2\tONCRMDEALUPDATE"]
+    token = re.fullmatch(r"application_token=([0-9a-f]{32})", lines[2])
+    assert token, out
+    code, out, _ = run("hook", "list")
+    assert code == 0
+    assert out.splitlines() == [
+        f"1\tONCRMDEALADD\tactive\t{token.group(1)}\t{url}",
+        f"2\tONCRMDEALUPDATE\tactive\t{token.group(1)}\t{url}",
+    ]
+    code, out, err = run("hook", "create", "--event", "oncrmdealadd", "--url", url)
+    assert code == 1 and out == "" and "already registered" in err
+    code, out, _ = run("hook", "delete", "1")
+    assert code == 0 and "deleted" in out
+    code, _, err = run("hook", "delete", "1")
+    assert code == 1 and "not found" in err
+    code, out, _ = run("hook", "list")
+    assert len(out.splitlines()) == 1
+    code, out, _ = run("hook", "events")
+    assert code == 0 and "ONCRMDEALMOVETOCATEGORY" in out.split()
+
+
+def test_outgoing_webhook_refusals(run) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run(
+        "hook", "create", "--event", "onCrmLeadAdd", "--url", "https://93.184.215.14/"
+    )
+    assert code == 1 and out == "" and "Unknown event" in err
+    # One bad event among several: nothing is stored.
+    code, _, _ = run("hook", "create", "--event", "onCrmDealAdd", "--event", "nope",
+                     "--url", "https://93.184.215.14/")  # fmt: skip
+    assert code == 1 and run("hook", "list")[1] == ""
+    for url in ("http://127.0.0.1:8000/", "http://169.254.169.254/", "ftp://93.184.215.14/",
+                "http://evil@93.184.215.14/"):  # fmt: skip
+        code, out, err = run("hook", "create", "--event", "onCrmDealAdd", "--url", url)
+        assert code == 1 and out == "" and "Wrong handler URL" in err, (url, err)
+    code, out, _ = run("hook", "create", "--event", "onCrmDealAdd", "--url", "http://10.1.2.3/",
+                       "--allowed-networks", "10.0.0.0/8")  # fmt: skip
+    assert code == 0 and re.match(r"\d+\tONCRMDEALADD\n", out)  # PostgreSQL skips ids
+    code, _, err = run("hook", "create", "--event", "onCrmDealAdd", "--url", "http://10.1.2.3/",
+                       "--allowed-networks", "10.0.0.0/99")  # fmt: skip
+    assert code == 1 and "Bad --allowed-networks" in err
 
 
 def test_python_dash_m_runs_the_cli() -> None:

@@ -204,3 +204,50 @@ class AuthorizationError(BitrixError):
 
 class InsufficientTokenScope(InsufficientScope):
     """The request requires higher privileges than provided by the access token"""
+
+
+# event.* (rest/lib/eventtable.php, authtypeexception.php; protocol spec §6.1).
+
+
+class WrongAuthType(BitrixError):
+    """Current authorization type is denied for this method"""
+
+    # AuthTypeException extends AccessException: 403. Events need an application context.
+    code = "WRONG_AUTH_TYPE"
+    status = 403
+
+
+class EventNotFound(BitrixError):
+    """Event not found"""
+
+    code = "ERROR_EVENT_NOT_FOUND"
+    status = 400
+
+
+class HandlerAlreadyExists(BitrixError):
+    """Handler already exists!"""
+
+    code = "ERROR_HANDLER_ALREADY_EXIST"
+    status = 400
+
+
+class WrongHandlerUrl(BitrixError):
+    """Wrong handler URL"""
+
+    code = "ERROR_WRONG_HANDLER_URL"
+    status = 400
+
+
+class EventAccessDenied(BitrixError):
+    """Access denied!"""
+
+    code = "ACCESS_DENIED"
+    status = 403
+
+
+class OfflineEventsUnsupported(BitrixError):
+    """Offline events are not supported by this server."""
+
+    # RelateCRM has no event.offline.* queue (feature.get rest_offline_extended is "N").
+    code = "ERROR_OFFLINE_EVENTS_UNSUPPORTED"
+    status = 400

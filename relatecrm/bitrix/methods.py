@@ -14,6 +14,7 @@ from relatecrm.bitrix import (
     currency,
     deal,
     dealcontact,
+    events,
     introspection,
     item,
     product,
@@ -118,6 +119,11 @@ METHODS: dict[str, Method] = {
     "method.get": Method(introspection.method_get, scope=BASIC),
     "server.time": Method(introspection.server_time, scope=BASIC),
     "feature.get": Method(introspection.feature_get, scope=BASIC),
+    # Event subscriptions (bitrix/events.py): global scope, OAuth applications only.
+    "event.bind": Method(events.bind, scope=BASIC, write=True),
+    "event.unbind": Method(events.unbind, scope=BASIC, write=True),
+    "event.get": Method(events.get, scope=BASIC),
+    "events": Method(events.events, scope=BASIC),
     "user.current": Method(introspection.user_current, scope="user", also=USER_SCOPES),
     "user.get": Method(introspection.user_get, scope="user", also=USER_SCOPES),
 }
