@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relatecrm.accounts.service import Principal
+from relatecrm.config import Settings
 from relatecrm.context import Context
 
 
@@ -21,6 +22,9 @@ class Call:
     principal: Principal
     ctx: Context
     start: int
+    # The server's settings, for the few methods that depend on them (event.bind's
+    # allowed networks); None only where a handler is called outside a server.
+    settings: Settings | None = None
 
 
 Handler = Callable[[Call], Awaitable[Any]]

@@ -208,7 +208,7 @@ class RestEndpoint:
         now = dt.datetime.now(dt.UTC)
         ctx = Context(user_id=principal.user_id, now=now, tz=self.tz, permissions=rights)
         began = time.time()
-        result = await method.handler(Call(params, conn, principal, ctx, start))
+        result = await method.handler(Call(params, conn, principal, ctx, start, self.settings))
         return render(result, began, time.time() - began)
 
     async def _authenticate(

@@ -122,7 +122,7 @@ async def bind(call: Call) -> bool:
             event_type=event_type,
             auth_type=auth_type,
             now=call.ctx.now,
-            networks=Settings().allowed_networks(),
+            networks=(call.settings or Settings()).allowed_networks(),
         )
     except handlers.HandlerExists:
         raise HandlerAlreadyExists() from None

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from relatecrm.accounts import oauth
 from relatecrm.accounts import service as accounts
 from relatecrm.bitrix.events import BIND_AUTH_TYPE_DENIED, BIND_OFFLINE_DENIED
+from relatecrm.config import Settings
 from relatecrm.db import transaction
 from relatecrm.events.handlers import EVENT_SCOPES
 from relatecrm.events.models import event_handlers
@@ -310,12 +311,15 @@ async def test_every_event_the_code_records_is_listed(app: App) -> None:
     assert recorded and recorded <= names, recorded - names
 
 
-async def test_allowed_networks_come_from_the_environment(
-    app: App, monkeypatch: pytest.MonkeyPatch
+async def test_allowed_networks_come_from_the_server_settings(
+    app: App, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The server's own Settings decide (what `serve` read at start), not the environment
+    of the moment."""
     params = {"event": "onCrmDealAdd", "handler": "http://10.1.2.3:8080/in"}
-    error(await app.call("event.bind", params), 400, "ERROR_WRONG_HANDLER_URL")
     monkeypatch.setenv("RELATECRM_WEBHOOK_ALLOWED_NETWORKS", "10.1.0.0/16")
+    error(await app.call("event.bind", params), 400, "ERROR_WRONG_HANDLER_URL")
+    settings.webhook_allowed_networks = "10.1.0.0/16"  # the app holds this very object
     assert (await app.call("event.bind", params)).result is True
     params = {"event": "onCrmDealAdd", "handler": "http://10.2.0.1/"}
     error(await app.call("event.bind", params), 400, "ERROR_WRONG_HANDLER_URL")
