@@ -163,7 +163,8 @@ class RestEndpoint:
             render = self._envelope(started, admission)
             return 200, await self.call(method, params, principal, render)
         finally:
-            await self.limits.charge(admission, time.time() - began, now=time.time())
+            finished = time.time()
+            await self.limits.charge(admission, finished - began, now=finished)
 
     def _envelope(self, started: float, admission: Admission | None = None) -> Render[bytes]:
         def render(result: Any, _began: float, processing: float) -> bytes:

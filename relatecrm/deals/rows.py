@@ -190,7 +190,7 @@ async def _drafts(
         if product_id > 0 and product_id not in products and product_id != known:
             raise RowProductNotFound(product_id)
     codes = [s["MEASURE_CODE"] for s in sents if "MEASURE_CODE" in s and "MEASURE_NAME" not in s]
-    measures = await rowstore.measure_names(conn, codes)
+    measures = await catalog.measure_names(conn, codes)
     return [_draft(sent, products, measures) for sent in sents]
 
 

@@ -28,7 +28,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relatecrm.deals.models import product_rows
 from relatecrm.listing import EQ, GE, GT, IN, LE, LT, NE, PAGE_SIZE, Condition, Page, finish_page
-from relatecrm.products.models import measures
 from relatecrm.values import Unconvertible, to_int
 
 DEAL = "D"
@@ -142,15 +141,6 @@ async def delete_all(conn: AsyncConnection, deal_id: int) -> None:
 
 async def delete_row(conn: AsyncConnection, row_id: int) -> None:
     await conn.execute(delete(product_rows).where(_c.id == row_id))
-
-
-async def measure_names(conn: AsyncConnection, codes: Iterable[int]) -> dict[int, str]:
-    """Catalog measure symbols by code (``796`` → ``pcs``), for rows that name only a code."""
-    wanted = sorted({code for code in codes if code > 0})
-    if not wanted:
-        return {}
-    stmt = select(measures.c.code, measures.c.symbol).where(measures.c.code.in_(wanted))
-    return {int(row.code): row.symbol or "" for row in await conn.execute(stmt)}
 
 
 def _condition(cond: Condition) -> ColumnElement[bool]:

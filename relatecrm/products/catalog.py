@@ -1,4 +1,4 @@
-"""What a product row takes from the catalog when it names a product (spec deals §4.1).
+"""What a product row takes from the catalog: its product, or its unit (spec deals §4.1).
 
 Kept apart from the catalog's own service so that the deals domain depends on this one
 read and nothing else of the catalog.
@@ -6,6 +6,7 @@ read and nothing else of the catalog.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -68,3 +69,12 @@ async def find(conn: AsyncConnection, product_ids: list[int]) -> dict[int, Produ
             xml_id=row.xml_id,
         )
     return found
+
+
+async def measure_names(conn: AsyncConnection, codes: Iterable[int]) -> dict[int, str]:
+    """Catalog measure symbols by code (``796`` → ``pcs``), for rows that name only a code."""
+    wanted = sorted({code for code in codes if code > 0})
+    if not wanted:
+        return {}
+    stmt = select(measures.c.code, measures.c.symbol).where(measures.c.code.in_(wanted))
+    return {int(row.code): row.symbol or "" for row in await conn.execute(stmt)}
