@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,6 +19,7 @@ from relatecrm.bitrix.endpoint import RestEndpoint
 from relatecrm.bitrix.oauth import TOKEN_PATHS, OAuthRoutes
 from relatecrm.config import Settings
 from relatecrm.db import create_engine
+from relatecrm.delivery.worker import Worker, report_status
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -25,7 +28,16 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        background = []
+        if settings.status_interval > 0:
+            background.append(report_status(engine, settings.status_interval, stop))
+        if settings.worker_in_serve():
+            background.append(Worker(engine, settings).run(stop))
+        tasks = [asyncio.create_task(work) for work in background]
         yield
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await engine.dispose()
 
     app = FastAPI(title="RelateCRM", version=__version__, lifespan=lifespan)
@@ -59,4 +71,19 @@ def create_app(settings: Settings) -> FastAPI:
 
 def app_from_environment() -> FastAPI:
     """Factory for uvicorn workers: settings come from ``RELATECRM_*`` variables."""
-    return create_app(Settings())
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
+
+
+def configure_logging(level: str) -> None:
+    """Our own log lines (event status, delivery problems) next to uvicorn's, on stderr.
+    httpx's per-request lines stay off: handler URLs may carry secrets."""
+    logger = logging.getLogger("relatecrm")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+    logger.setLevel(level.upper())
+    logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -138,6 +138,43 @@ def serve(
 
 
 @app.command()
+def worker(database_url: DatabaseUrl = None, public_url: PublicUrl = None) -> None:
+    """Deliver events to their handlers until stopped (SIGTERM or Ctrl-C).
+
+    Run one or more next to `relatecrm serve` on PostgreSQL; on SQLite the server runs
+    one itself unless RELATECRM_DELIVERY_IN_SERVE=off. Waits for `serve` or `migrate`
+    to bring the schema up to date rather than migrating itself."""
+    from relatecrm.app import configure_logging
+
+    settings = _settings(database_url, public_url)
+    configure_logging(settings.log_level)
+    asyncio.run(_run_worker(settings))
+
+
+async def _run_worker(settings: Settings) -> None:
+    import signal
+
+    from relatecrm.delivery.worker import Worker, report_status
+    from relatecrm.migrate import is_pending
+
+    engine = create_engine(settings.resolved_database_url())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        while await is_pending(engine):
+            typer.echo("Waiting for the database schema (run `relatecrm migrate`)...", err=True)
+            await asyncio.sleep(1)
+        work = [Worker(engine, settings).run(stop)]
+        if settings.status_interval > 0:
+            work.append(report_status(engine, settings.status_interval, stop))
+        await asyncio.gather(*work)
+    finally:
+        await engine.dispose()
+
+
+@app.command()
 def migrate(database_url: DatabaseUrl = None) -> None:
     """Apply pending migrations."""
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from relatecrm.events.retry import parse_schedule
 from relatecrm.events.ssrf import IPNetwork, parse_networks
 
 
@@ -57,6 +59,33 @@ class Settings(BaseSettings):
     # address lies in one of these comma-separated CIDRs, e.g. "10.20.0.0/16,fd00::/8".
     webhook_allowed_networks: str = ""
 
+    # Event delivery (docs/operations.md). at_least_once retries on the schedule (seconds
+    # after each failure, ±jitter); at_most_once is Bitrix's: one attempt, never resent.
+    delivery_mode: Literal["at_least_once", "at_most_once"] = "at_least_once"
+    delivery_timeout: Annotated[float, Field(gt=0)] = 10.0
+    delivery_retry_schedule: str = "5,300,1800,7200,18000,36000,36000"
+    delivery_jitter: Annotated[float, Field(ge=0, le=1)] = 0.2
+    # After a timeout or a 429 the next try waits at least this long.
+    delivery_overload_penalty: Annotated[float, Field(ge=0)] = 60.0
+    # A handler with nothing but failures for this long is disabled (Svix: 5 days).
+    delivery_disable_after: Annotated[float, Field(gt=0)] = 5 * 24 * 3600.0
+    delivery_concurrency: Annotated[int, Field(ge=1)] = 16
+    delivery_per_handler: Annotated[int, Field(ge=1)] = 4
+    delivery_poll_interval: Annotated[float, Field(gt=0)] = 0.25
+    # A send still unfinished this long after its timeout belongs to a dead worker.
+    delivery_lease_margin: Annotated[float, Field(ge=0)] = 30.0
+    delivery_max_response: Annotated[int, Field(ge=0)] = 20_000
+    # Run a delivery worker inside `relatecrm serve`: auto = on SQLite only.
+    delivery_in_serve: Literal["auto", "on", "off"] = "auto"
+    # Seconds between the one-line event status in the server log; 0: never.
+    status_interval: Annotated[float, Field(ge=0)] = 60.0
+
+    @field_validator("delivery_retry_schedule")
+    @classmethod
+    def _schedule_parses(cls, value: str) -> str:
+        parse_schedule(value)
+        return value
+
     @field_validator("webhook_allowed_networks")
     @classmethod
     def _networks_parse(cls, value: str) -> str:
@@ -74,3 +103,14 @@ class Settings(BaseSettings):
             return self.public_url.rstrip("/")
         scheme = "https" if self.ssl_certfile else "http"
         return f"{scheme}://{self.host}:{self.port}"
+
+    def portal_member_id(self, base_url: str) -> str:
+        """Bitrix's portal id: configured, or a stable digest of the public URL."""
+        if self.member_id:
+            return self.member_id
+        return hashlib.sha256(f"relatecrm-member:{base_url}".encode()).hexdigest()[:32]
+
+    def worker_in_serve(self) -> bool:
+        if self.delivery_in_serve == "auto":
+            return self.resolved_database_url().startswith("sqlite")
+        return self.delivery_in_serve == "on"

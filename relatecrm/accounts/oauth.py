@@ -449,3 +449,16 @@ async def authenticate_token(
         app_id=int(row.app_id),
         client_id=row.client_id,
     )
+
+
+async def event_grant(
+    conn: AsyncConnection, app_id: int, *, user_id: int, now: dt.datetime, lifetimes: Lifetimes
+) -> TokenGrant | None:
+    """A fresh token pair for an event POST to ``app_id``'s handler, acting as ``user_id``
+    (Bitrix puts one in every user-made event, §6.2); None if the app or user is gone."""
+    app = (await conn.execute(select(oauth_apps).where(oauth_apps.c.id == app_id))).first()
+    if app is None or app.revoked_at is not None or not await _user_active(conn, user_id):
+        return None
+    return await _mint(
+        conn, app, user_id=user_id, code_id=None, scopes=app.scopes, now=now, lifetimes=lifetimes
+    )

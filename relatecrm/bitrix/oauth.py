@@ -12,7 +12,6 @@ Answers carry ``Cache-Control: no-store``: they contain secrets.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -189,9 +188,7 @@ class OAuthRoutes:
 
     def member_id(self, base_url: str) -> str:
         """Bitrix's portal id: configured, or a stable digest of the public URL."""
-        if self.settings.member_id:
-            return self.settings.member_id
-        return hashlib.sha256(f"relatecrm-member:{base_url}".encode()).hexdigest()[:32]
+        return self.settings.portal_member_id(base_url)
 
     # --- /oauth/token/ ---------------------------------------------------------------
 

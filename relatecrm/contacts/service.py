@@ -254,4 +254,5 @@ async def _record(
         entity_id=row_id,
         payload={"FIELDS": {"ID": row_id}},
         now=ctx.now,
+        user_id=ctx.user_id,
     )

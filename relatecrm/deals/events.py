@@ -31,4 +31,5 @@ async def record(
         entity_id=deal_id,
         payload={"FIELDS": {"ID": deal_id, **(extra or {})}},
         now=ctx.now,
+        user_id=ctx.user_id,
     )

@@ -2,8 +2,8 @@
 
 Bindings come from two places: OAuth applications calling ``event.bind`` and
 administrators registering outgoing webhooks with ``relatecrm hook create``. Both end up
-as ``event_handlers`` rows; the delivery worker (later) reads them. Handler URLs pass the
-SSRF guard (``events.ssrf``) here, at registration, and again at delivery.
+as ``event_handlers`` rows; the delivery worker (``events.worker``) reads them. Handler
+URLs pass the SSRF guard (``events.ssrf``) here, at registration, and again at delivery.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relatecrm.errors import CrmError, NotFound
-from relatecrm.events import ssrf
+from relatecrm.events import signing, ssrf
 from relatecrm.events.models import event_handlers
 
 ONLINE = "online"
@@ -83,6 +83,8 @@ class Handler:
     created_at: dt.datetime
     disabled_at: dt.datetime | None
     disabled_reason: str | None
+    secret: str | None
+    failing_since: dt.datetime | None
 
 
 def event_code(name: str) -> str:
@@ -161,7 +163,7 @@ async def bind(
         await conn.execute(
             update(event_handlers)
             .where(event_handlers.c.id == existing.id)
-            .values(disabled_at=None, disabled_reason=None)
+            .values(disabled_at=None, disabled_reason=None, failing_since=None)
         )
         return await get(conn, int(existing.id))
     values = {
@@ -173,6 +175,7 @@ async def bind(
         "app_id": by.app_id,
         "webhook_id": by.webhook_id,
         "application_token": application_token or await _token_for(conn, by),
+        "secret": signing.new_secret(),
         "created_at": now,
     }
     result = await conn.execute(event_handlers.insert().values(**values))

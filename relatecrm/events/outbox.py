@@ -1,13 +1,28 @@
-"""The only way domain code emits an event: a row in the caller's transaction."""
+"""The only way domain code emits an event: a row in the caller's transaction.
+
+The same transaction fans the event out: one ``deliveries`` row per enabled online
+handler of that event, one offline-queue record per application with an offline
+binding. So an event that committed is already queued for everyone subscribed at that
+moment, and a crash at any later point loses nothing (reliability §1.3).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from relatecrm.events.models import outbox
+from relatecrm.events import offline
+from relatecrm.events.models import deliveries, event_handlers, outbox
+
+PENDING = "pending"
+
+
+def entity_key(entity_type: str, entity_id: int) -> str:
+    """What a handler's deliveries are ordered by: one object's events, oldest first."""
+    return f"{entity_type}:{entity_id}"
 
 
 async def record(
@@ -18,14 +33,74 @@ async def record(
     entity_id: int,
     payload: dict[str, Any],
     now: dt.datetime,
-) -> None:
-    """Queue ``event`` for delivery; it commits or rolls back with the change itself."""
-    await conn.execute(
+    user_id: int | None = None,
+) -> int:
+    """Queue ``event`` for delivery; it commits or rolls back with the change itself.
+    Returns the outbox id."""
+    result = await conn.execute(
         outbox.insert().values(
             event=event,
             entity_type=entity_type,
             entity_id=entity_id,
             payload=payload,
             created_at=now,
+            user_id=user_id,
         )
     )
+    key = result.inserted_primary_key
+    assert key is not None
+    event_id = int(key[0])
+    await fan_out(
+        conn,
+        event_id,
+        event,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        payload=payload,
+        now=now,
+    )
+    return event_id
+
+
+async def fan_out(
+    conn: AsyncConnection,
+    event_id: int,
+    event: str,
+    *,
+    entity_type: str,
+    entity_id: int,
+    payload: dict[str, Any],
+    now: dt.datetime,
+) -> None:
+    """Queue one event for the handlers bound to it now (one indexed read if none)."""
+    bound = await conn.execute(
+        select(event_handlers.c.id, event_handlers.c.event_type, event_handlers.c.app_id)
+        .where(event_handlers.c.event == event.upper(), event_handlers.c.disabled_at.is_(None))
+        .order_by(event_handlers.c.id)
+    )
+    online: list[dict[str, Any]] = []
+    for handler_id, event_type, app_id in bound:
+        if event_type == "offline":
+            if app_id is not None:
+                await offline.enqueue(
+                    conn,
+                    app_id=int(app_id),
+                    handler_id=int(handler_id),
+                    event=event,
+                    outbox_row={"event": event, "entity_id": entity_id, "payload": payload},
+                    now=now,
+                )
+            continue
+        online.append(
+            {
+                "outbox_id": event_id,
+                "handler_id": handler_id,
+                "entity_key": entity_key(entity_type, entity_id),
+                "status": PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+        )
+    if online:
+        await conn.execute(insert(deliveries), online)

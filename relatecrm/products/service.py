@@ -192,6 +192,7 @@ async def _record(conn: AsyncConnection, ctx: Context, action: str, product_id: 
         entity_id=product_id,
         payload={"FIELDS": {"ID": product_id}},
         now=ctx.now,
+        user_id=ctx.user_id,
     )
 
 

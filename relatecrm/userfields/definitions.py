@@ -161,6 +161,7 @@ async def _record(
         entity_id=field_id,
         payload={"FIELDS": {"ID": field_id, "ENTITY_ID": DEAL, "FIELD_NAME": name}},
         now=ctx.now,
+        user_id=ctx.user_id,
     )
 
 
