@@ -149,14 +149,21 @@ async def db(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
     )
     from relatecrm.contacts.models import companies, contacts, multifields
     from relatecrm.deals.models import deal_contacts, deals, product_rows
-    from relatecrm.events.models import event_handlers, outbox
+    from relatecrm.events.models import (
+        deliveries,
+        delivery_attempts,
+        event_handlers,
+        offline_events,
+        outbox,
+    )
     from relatecrm.limits.models import operating_usage, rate_buckets
     from relatecrm.pipelines.history import stage_history
     from relatecrm.products.models import products
     from relatecrm.userfields.models import uf_deal_values, uf_files, user_field_enums, user_fields
 
     async with transaction(engine) as conn:
-        for table in (event_handlers, uf_deal_values, user_field_enums, user_fields, uf_files,
+        for table in (delivery_attempts, deliveries, offline_events,
+                      event_handlers, uf_deal_values, user_field_enums, user_fields, uf_files,
                       stage_history, product_rows, deal_contacts, deals, outbox, webhooks,
                       oauth_tokens, oauth_codes, oauth_apps, multifields,
                       contacts, companies, products, rate_buckets, operating_usage,
