@@ -16,7 +16,7 @@ from relatecrm.accounts import service as accounts
 from relatecrm.config import Settings
 from relatecrm.db import create_engine, transaction
 from relatecrm.errors import CrmError, InvalidParameter, NotFound
-from relatecrm.events import handlers
+from relatecrm.events import handlers, operations, signing
 from relatecrm.events.ssrf import parse_networks
 from relatecrm.migrate import upgrade
 
@@ -33,6 +33,10 @@ hook_app = typer.Typer(
     help="Manage outgoing webhooks: URLs that receive RelateCRM events (event_handler_id)."
 )
 app.add_typer(hook_app, name="hook")
+events_app = typer.Typer(
+    help="Inspect event deliveries and their attempts; replay events to their handlers."
+)
+app.add_typer(events_app, name="events")
 
 DatabaseUrl = Annotated[
     str | None,
@@ -434,14 +438,16 @@ def hook_create(
     ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Register URL for each event; print the ids and the application_token that every
-    POST to the handler carries (one token for the whole registration)."""
+    """Register URL for each event; print the ids, the application_token that every
+    POST to the handler carries, and the secret of its webhook-signature header (one of
+    each for the whole registration)."""
     try:
         networks = parse_networks(allowed_networks or "")
     except ValueError as error:
         typer.echo(f"Bad --allowed-networks: {error}", err=True)
         raise typer.Exit(1) from None
     token = handlers.new_token()
+    secret = signing.new_secret()
 
     async def work(conn):  # type: ignore[no-untyped-def]
         return [
@@ -453,6 +459,7 @@ def hook_create(
                 now=_now(),
                 networks=networks,
                 application_token=token,
+                secret=secret,
             )
             for name in event
         ]
@@ -473,6 +480,7 @@ def hook_create(
     for row in created:
         typer.echo(f"{row.id}\t{row.event}")
     typer.echo(f"application_token={token}")
+    typer.echo(f"signing_secret={secret}")
 
 
 @hook_app.command("list")
@@ -510,6 +518,162 @@ def hook_delete(
         typer.echo(error.message, err=True)
         raise typer.Exit(1) from None
     typer.echo(f"Outgoing webhook {hook_id} deleted.")
+
+
+Since = Annotated[
+    str | None,
+    typer.Option(
+        envvar="RELATECRM_EVENTS_SINCE",
+        help="Events recorded at or after this time (ISO 8601; no zone means UTC).",
+    ),
+]
+Until = Annotated[
+    str | None,
+    typer.Option(
+        envvar="RELATECRM_EVENTS_UNTIL",
+        help="Events recorded before this time (ISO 8601; no zone means UTC).",
+    ),
+]
+HandlerId = Annotated[
+    int | None,
+    typer.Option("--handler", envvar="RELATECRM_EVENTS_HANDLER", help="Only this handler id."),
+]
+
+
+def _range(since: str | None, until: str | None) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """Both bounds parsed before the database is touched; InvalidParameter if unreadable."""
+    return (
+        None if since is None else operations.parse_time(since, "--since"),
+        None if until is None else operations.parse_time(until, "--until"),
+    )
+
+
+@events_app.command("list")
+def events_list(
+    status: Annotated[
+        str | None,
+        typer.Option(
+            envvar="RELATECRM_EVENTS_STATUS",
+            help="pending, sending, delivered, failed or cancelled.",
+        ),
+    ] = None,
+    handler: HandlerId = None,
+    event: Annotated[
+        str | None,
+        typer.Option(envvar="RELATECRM_EVENTS_EVENT", help="Event name, any case."),
+    ] = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Annotated[
+        int, typer.Option(envvar="RELATECRM_EVENTS_LIMIT", help="At most this many lines.")
+    ] = operations.DEFAULT_LIMIT,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List deliveries, newest first: id, outbox id, event, entity, handler, status,
+    attempts, next attempt or finish time, last status code or error."""
+    try:
+        start, end = _range(since, until)
+
+        async def work(conn):  # type: ignore[no-untyped-def]
+            return await operations.list_deliveries(
+                conn, status=status, handler_id=handler, event=event, since=start, until=end,
+                limit=limit,
+            )  # fmt: skip
+
+        rows = asyncio.run(_in_transaction(database_url, work))
+    except CrmError as error:
+        typer.echo(error.message, err=True)
+        raise typer.Exit(1) from None
+    for row in rows:
+        typer.echo(operations.delivery_line(row))
+
+
+@events_app.command("attempts")
+def events_attempts(
+    delivery_id: Annotated[int, typer.Argument(help="Id from `events list`.")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Every attempt of a delivery: time, duration, outcome, status code, address, error,
+    and the first 200 characters of the response."""
+
+    async def work(conn):  # type: ignore[no-untyped-def]
+        return await operations.attempts(conn, delivery_id)
+
+    try:
+        rows = asyncio.run(_in_transaction(database_url, work))
+    except CrmError as error:
+        typer.echo(error.message, err=True)
+        raise typer.Exit(1) from None
+    for row in rows:
+        typer.echo(operations.attempt_line(row))
+
+
+@events_app.command("replay")
+def events_replay(
+    delivery: Annotated[
+        list[int] | None,
+        typer.Option(
+            envvar="RELATECRM_EVENTS_DELIVERY",
+            help="Delivery id from `events list`; repeat for several.",
+        ),
+    ] = None,
+    event_id: Annotated[
+        int | None,
+        typer.Option(
+            envvar="RELATECRM_EVENTS_EVENT_ID",
+            help="Outbox id: replay this event to all its handlers (or --handler).",
+        ),
+    ] = None,
+    handler: HandlerId = None,
+    since: Since = None,
+    until: Until = None,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            envvar="RELATECRM_EVENTS_STATUS",
+            help="Only events whose last delivery ended so: failed (dead letters), "
+            "delivered or cancelled.",
+        ),
+    ] = None,
+    enable: Annotated[
+        bool,
+        typer.Option(
+            envvar="RELATECRM_EVENTS_ENABLE",
+            help="Switch disabled handlers back on instead of refusing.",
+        ),
+    ] = False,
+    max_count: Annotated[
+        int,
+        typer.Option(
+            "--max",
+            envvar="RELATECRM_EVENTS_MAX",
+            help="Refuse if more events than this match.",
+        ),
+    ] = operations.DEFAULT_MAX_REPLAY,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Send events again: new deliveries, same webhook-id, new timestamp and signature.
+    Past deliveries and attempts stay as they were."""
+    try:
+        start, end = _range(since, until)
+
+        async def work(conn):  # type: ignore[no-untyped-def]
+            return await operations.replay(
+                conn, now=_now(), delivery_ids=delivery or (), outbox_id=event_id,
+                handler_id=handler, since=start, until=end, status=status, enable=enable,
+                max_count=max_count,
+            )  # fmt: skip
+
+        done = asyncio.run(_in_transaction(database_url, work))
+    except CrmError as error:
+        typer.echo(error.message, err=True)
+        raise typer.Exit(1) from None
+    for handler_id in done.enabled:
+        typer.echo(f"Handler {handler_id} enabled again.")
+    count = len(done.queued)
+    typer.echo(f"{count} {'delivery' if count == 1 else 'deliveries'} queued.")
+    if done.skipped:
+        typer.echo(f"{done.skipped} skipped: already pending or sending.")
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from relatecrm.cli import app
+from relatecrm.events import signing
 
 URL = re.compile(r"^https://crm\.example\.com/rest/(\d+)/([0-9a-f]{16})/$")
 
@@ -112,6 +113,8 @@ def test_outgoing_webhook_lifecycle(run) -> None:  # type: ignore[no-untyped-def
     assert lines[:2] == ["1\tONCRMDEALADD", "2\tONCRMDEALUPDATE"]
     token = re.fullmatch(r"application_token=([0-9a-f]{32})", lines[2])
     assert token, out
+    secret = re.fullmatch(r"signing_secret=(whsec_\S+)", lines[3])
+    assert secret and len(signing.secret_key(secret.group(1))) == 32, out
     code, out, _ = run("hook", "list")
     assert code == 0
     assert out.splitlines() == [

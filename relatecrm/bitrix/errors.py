@@ -243,11 +243,3 @@ class EventAccessDenied(BitrixError):
 
     code = "ACCESS_DENIED"
     status = 403
-
-
-class OfflineEventsUnsupported(BitrixError):
-    """Offline events are not supported by this server."""
-
-    # RelateCRM has no event.offline.* queue (feature.get rest_offline_extended is "N").
-    code = "ERROR_OFFLINE_EVENTS_UNSUPPORTED"
-    status = 400

@@ -19,7 +19,6 @@ from relatecrm.bitrix.errors import (
     EventAccessDenied,
     EventNotFound,
     HandlerAlreadyExists,
-    OfflineEventsUnsupported,
     WrongAuthType,
     WrongHandlerUrl,
 )
@@ -97,7 +96,12 @@ def _handler(params: Mapping[str, Any]) -> str:
 
 async def bind(call: Call) -> bool:
     """Bind the app's handler to an event; ``true``. ``options`` is accepted and ignored
-    (its ``minTimeout`` concerns offline events, which RelateCRM does not queue)."""
+    (its ``minTimeout`` paces ONOFFLINEEVENT, which RelateCRM does not send).
+
+    ``event_type=offline`` (administrators only) needs no ``handler``: as in Bitrix, the
+    handler and ``auth_type`` are dropped, and the app's changes go to its queue
+    (``event.offline.*``) instead of being posted.
+    """
     principal = _app(call)
     params = call.params
     event = _event(params)
@@ -106,12 +110,13 @@ async def bind(call: Call) -> bool:
     if event_type == handlers.OFFLINE:
         if not principal.is_admin:
             raise EventAccessDenied(BIND_OFFLINE_DENIED)
-        raise OfflineEventsUnsupported()
-    if auth_type is not None and auth_type != principal.user_id and not principal.is_admin:
-        raise EventAccessDenied(BIND_AUTH_TYPE_DENIED)
-    handler = _handler(params)
-    if auth_type is not None and not await user_exists(call.conn, auth_type):
-        raise ArgumentError(f"User {auth_type} not found.", "AUTH_TYPE")
+        handler, auth_type = "", None
+    else:
+        if auth_type is not None and auth_type != principal.user_id and not principal.is_admin:
+            raise EventAccessDenied(BIND_AUTH_TYPE_DENIED)
+        handler = _handler(params)
+        if auth_type is not None and not await user_exists(call.conn, auth_type):
+            raise ArgumentError(f"User {auth_type} not found.", "AUTH_TYPE")
     by = handlers.Binding(user_id=principal.user_id, app_id=principal.app_id)
     try:
         await handlers.bind(
@@ -163,7 +168,8 @@ async def unbind(call: Call) -> dict[str, int]:
 
 async def get(call: Call) -> list[dict[str, Any]]:
     """The app's bindings (a non-administrator's own only), in the docs' shape:
-    ``auth_type`` a string ("0" for none), ``offline`` an int."""
+    ``auth_type`` a string ("0" for none), ``offline`` an int; an offline binding, as in
+    Bitrix's ``eventGet``, shows ``connector_id`` instead of ``handler`` and ``auth_type``."""
     principal = _app(call)
     rows = await handlers.list_handlers(
         call.conn,
@@ -172,11 +178,13 @@ async def get(call: Call) -> list[dict[str, Any]]:
         apps=True,
     )
     return [
-        {
+        {"event": row.event, "connector_id": "", "offline": 1}
+        if row.event_type == handlers.OFFLINE
+        else {
             "event": row.event,
             "handler": row.handler,
             "auth_type": str(row.auth_type or 0),
-            "offline": int(row.event_type == handlers.OFFLINE),
+            "offline": 0,
         }
         for row in rows
     ]

@@ -29,7 +29,7 @@ LICENSE = f"{LANGUAGE}_selfhosted"
 # feature.get codes (common/system/feature-get.md) and whether RelateCRM has them.
 # Any other code answers "N", as a cloud portal does for a feature it lacks.
 FEATURES: dict[str, bool] = {
-    "rest_offline_extended": False,  # no event.offline.* methods
+    "rest_offline_extended": True,  # event.offline.get/list/clear/error with process_id
     "rest_auth_connector": False,  # no auth_connector key in event payloads
 }
 

@@ -17,6 +17,7 @@ from relatecrm.bitrix import (
     events,
     introspection,
     item,
+    offline,
     product,
     productrow,
     productrows,
@@ -124,6 +125,11 @@ METHODS: dict[str, Method] = {
     "event.unbind": Method(events.unbind, scope=BASIC, write=True),
     "event.get": Method(events.get, scope=BASIC),
     "events": Method(events.events, scope=BASIC),
+    # The offline queue (bitrix/offline.py): OAuth applications, administrators only.
+    "event.offline.get": Method(offline.get, scope=BASIC, write=True),
+    "event.offline.list": Method(offline.list_, scope=BASIC),
+    "event.offline.clear": Method(offline.clear, scope=BASIC, write=True),
+    "event.offline.error": Method(offline.error, scope=BASIC, write=True),
     "user.current": Method(introspection.user_current, scope="user", also=USER_SCOPES),
     "user.get": Method(introspection.user_get, scope="user", also=USER_SCOPES),
 }

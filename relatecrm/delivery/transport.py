@@ -35,6 +35,15 @@ def pinned_url(url: str, address: ssrf.IPAddress) -> tuple[httpx.URL, str, str]:
     return httpx.URL(url).copy_with(host=str(address)), netloc, host
 
 
+def storable(data: bytes, limit: int) -> str:
+    """The answer as text a database column takes: at most ``limit`` bytes of UTF-8 and no
+    NUL (PostgreSQL refuses it, and the attempt could never be recorded). Replacing bad
+    bytes with U+FFFD widens them, so the text is cut again afterwards."""
+    text = data.decode("utf-8", "replace").replace("\x00", "\ufffd")
+    encoded = text.encode("utf-8")
+    return text if len(encoded) <= limit else encoded[:limit].decode("utf-8", "ignore")
+
+
 class Transport:
     """One pooled client per worker; ``close`` it when the worker stops."""
 
@@ -80,6 +89,8 @@ class Transport:
             "Host": host_header,
             "Content-Type": "application/x-www-form-urlencoded",
             "User-Agent": "RelateCRM event delivery",
+            # The answer is stored as the bytes that arrive: ask for them uncompressed.
+            "Accept-Encoding": "identity",
         }
         extensions = {"sni_hostname": sni} if target.scheme == "https" else {}
         try:
@@ -122,7 +133,7 @@ class Transport:
             classify(response.status_code),
             elapsed(),
             status_code=response.status_code,
-            body=kept.decode("utf-8", "replace"),
+            body=storable(bytes(kept), self.max_response),
             retry_after=response.headers.get("retry-after"),
             address=address,
         )

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from relatecrm.accounts import oauth
 from relatecrm.config import Settings
-from relatecrm.db import transaction
+from relatecrm.db import is_sqlite, transaction
 from relatecrm.delivery import transport
 from relatecrm.events import deliveries, payload, retry, signing
 from relatecrm.events.deliveries import Job, Policy
@@ -77,6 +77,12 @@ class Worker:
         self.tasks: set[asyncio.Task[None]] = set()
         self.sent = 0
         self._wake = asyncio.Event()
+        # SQLite has one writer: queueing our own claims and records here, instead of
+        # letting 16 tasks spin in SQLite's busy handler, keeps each short and in order,
+        # so a record is not delayed past its lease (which would resend the event).
+        self._writes: asyncio.Lock | contextlib.nullcontext[None] = (
+            asyncio.Lock() if is_sqlite(engine) else contextlib.nullcontext()
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         sender = transport.Transport(
@@ -124,7 +130,7 @@ class Worker:
             return None
 
     async def _recover(self) -> int:
-        async with transaction(self.engine) as conn:
+        async with self._writes, transaction(self.engine) as conn:
             moved = await deliveries.recover(conn, now=self.clock(), mode=self.policy.mode)
         if moved:
             log.warning("event delivery: %d sends of a stopped worker taken over", moved)
@@ -136,7 +142,7 @@ class Worker:
             return 0
         per_handler = self.settings.delivery_per_handler
         room = {handler: per_handler - busy for handler, busy in self.busy.items()}
-        async with transaction(self.engine) as conn:
+        async with self._writes, transaction(self.engine) as conn:
             now = self.clock()
             jobs = await deliveries.claim(
                 conn, now=now, worker=self.name, limit=free, lease=self.lease,
@@ -204,7 +210,7 @@ class Worker:
         """Record the outcome; retried briefly, since a lost record means a resend."""
         for attempt in range(5):
             try:
-                async with transaction(self.engine) as conn:
+                async with self._writes, transaction(self.engine) as conn:
                     await deliveries.finish(
                         conn, job, answer, worker=self.name, started=started, stamp=stamp,
                         now=self.clock(), policy=self.policy,

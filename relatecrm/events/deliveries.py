@@ -2,8 +2,8 @@
 
 A delivery is ``pending`` until a worker claims it (``sending``, with a lease), then
 ``delivered``, ``pending`` again with a later ``next_attempt_at``, or ``failed``. Only the
-oldest unfinished delivery of a (handler, object) pair is ever claimable, which keeps
-each handler's events of one deal in order across any number of workers. Claims use
+oldest unfinished delivery of a lane (receiver URL, object) is ever claimable, which keeps
+each receiver's events of one deal in order across any number of workers. Claims use
 ``FOR UPDATE SKIP LOCKED`` on PostgreSQL; on SQLite the claim's ``BEGIN IMMEDIATE``
 serialises claimers.
 
@@ -70,11 +70,15 @@ class Job:
 
 def _claimable(now: dt.datetime) -> Any:
     earlier = deliveries.alias("earlier")
+    owner = event_handlers.alias("owner")
+    # A disabled handler's waiting deliveries do not hold up its lane: the other bindings
+    # of that URL go on (and it rejoins, possibly late, if bound again).
     blocked = exists().where(
-        earlier.c.handler_id == deliveries.c.handler_id,
-        earlier.c.entity_key == deliveries.c.entity_key,
+        earlier.c.lane == deliveries.c.lane,
         earlier.c.id < deliveries.c.id,
         earlier.c.status.in_(UNFINISHED),
+        owner.c.id == earlier.c.handler_id,
+        owner.c.disabled_at.is_(None),
     )
     return (
         select(deliveries.c.id, deliveries.c.handler_id)
@@ -103,8 +107,14 @@ async def claim(
     (default ``per_handler``) so one slow receiver cannot take every slot."""
     if limit <= 0:
         return []
+    query = _claimable(now)
+    # A handler at its cap must not fill the candidate window either: a hanging receiver
+    # with a backlog would otherwise hide every other handler's due deliveries (W3).
+    full = [handler for handler, free in (room or {}).items() if free <= 0]
+    if full:
+        query = query.where(deliveries.c.handler_id.not_in(full))
     rows = await conn.execute(
-        _claimable(now).limit(limit * 4).with_for_update(skip_locked=True, of=deliveries)
+        query.limit(limit * 4).with_for_update(skip_locked=True, of=deliveries)
     )
     left = dict(room or {})
     chosen: list[int] = []

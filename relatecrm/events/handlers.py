@@ -140,13 +140,15 @@ async def bind(
     event_type: str = ONLINE,
     auth_type: int | None = None,
     application_token: str | None = None,
+    secret: str | None = None,
 ) -> Handler:
     """Store a binding; the event must exist, the URL must be safe, and it must be new.
 
     Binding again what the worker disabled turns it back on instead of failing.
     """
     code = known_event(event)
-    await check_handler(handler, networks)
+    if event_type != OFFLINE:  # an offline binding has no URL (handler "")
+        await check_handler(handler, networks)
     same = event_handlers.select().where(
         event_handlers.c.event == code,
         event_handlers.c.handler == handler,
@@ -175,7 +177,7 @@ async def bind(
         "app_id": by.app_id,
         "webhook_id": by.webhook_id,
         "application_token": application_token or await _token_for(conn, by),
-        "secret": signing.new_secret(),
+        "secret": secret or signing.new_secret(),
         "created_at": now,
     }
     result = await conn.execute(event_handlers.insert().values(**values))

@@ -20,6 +20,7 @@ outbox = Table(
     # Who made the change: an application's handler is authorised as this user (§6.2).
     Column("user_id", Integer, nullable=True),
     Index("ix_outbox_entity", "entity_type", "entity_id"),
+    Index("ix_outbox_created_at", "created_at"),  # replays and listings by time range
     sqlite_autoincrement=True,
 )
 
@@ -53,8 +54,9 @@ event_handlers = Table(
 )
 
 # One row per (outbox event, online handler), written with the event in the change's own
-# transaction. ``entity_key`` ("deal:7") orders a handler's deliveries per object: only
-# the lowest unfinished id of a (handler_id, entity_key) pair is ever sent.
+# transaction. ``lane`` (handler URL digest + "deal:7") orders deliveries per receiver and
+# object: only the lowest unfinished id of a lane (of an enabled handler) is ever sent, so
+# a URL bound to both onCrmDealAdd and onCrmDealUpdate gets a deal's add first.
 deliveries = Table(
     "deliveries",
     metadata,
@@ -64,6 +66,7 @@ deliveries = Table(
         "handler_id", Integer, ForeignKey("event_handlers.id", ondelete="CASCADE"), nullable=False
     ),
     Column("entity_key", String(80), nullable=False),
+    Column("lane", String(100), nullable=False),
     # pending | sending | delivered | failed | cancelled
     Column("status", String(12), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
@@ -77,7 +80,7 @@ deliveries = Table(
     Column("last_error", String(500), nullable=True),
     Column("replay_of", Integer, nullable=True),
     Index("ix_deliveries_due", "status", "next_attempt_at"),
-    Index("ix_deliveries_order", "handler_id", "entity_key", "id"),
+    Index("ix_deliveries_order", "lane", "id"),
     Index("ix_deliveries_outbox_id", "outbox_id"),
     sqlite_autoincrement=True,
 )

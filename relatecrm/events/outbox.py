@@ -9,6 +9,7 @@ moment, and a crash at any later point loses nothing (reliability §1.3).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -21,8 +22,14 @@ PENDING = "pending"
 
 
 def entity_key(entity_type: str, entity_id: int) -> str:
-    """What a handler's deliveries are ordered by: one object's events, oldest first."""
     return f"{entity_type}:{entity_id}"
+
+
+def lane(url: str, key: str) -> str:
+    """What deliveries are ordered by: one receiver URL's events of one object. Per URL,
+    not per binding: Bitrix makes one binding per event, and a receiver of a deal's add
+    and update at one URL must not see the update first."""
+    return hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()[:16] + ":" + key
 
 
 async def record(
@@ -58,6 +65,7 @@ async def record(
         entity_id=entity_id,
         payload=payload,
         now=now,
+        user_id=user_id,
     )
     return event_id
 
@@ -71,15 +79,22 @@ async def fan_out(
     entity_id: int,
     payload: dict[str, Any],
     now: dt.datetime,
+    user_id: int | None = None,
 ) -> None:
     """Queue one event for the handlers bound to it now (one indexed read if none)."""
     bound = await conn.execute(
-        select(event_handlers.c.id, event_handlers.c.event_type, event_handlers.c.app_id)
+        select(
+            event_handlers.c.id,
+            event_handlers.c.event_type,
+            event_handlers.c.app_id,
+            event_handlers.c.handler,
+        )
         .where(event_handlers.c.event == event.upper(), event_handlers.c.disabled_at.is_(None))
         .order_by(event_handlers.c.id)
     )
     online: list[dict[str, Any]] = []
-    for handler_id, event_type, app_id in bound:
+    key = entity_key(entity_type, entity_id)
+    for handler_id, event_type, app_id, url in bound:
         if event_type == "offline":
             if app_id is not None:
                 await offline.enqueue(
@@ -87,7 +102,12 @@ async def fan_out(
                     app_id=int(app_id),
                     handler_id=int(handler_id),
                     event=event,
-                    outbox_row={"event": event, "entity_id": entity_id, "payload": payload},
+                    outbox_row={
+                        "event": event,
+                        "entity_id": entity_id,
+                        "payload": payload,
+                        "user_id": user_id,
+                    },
                     now=now,
                 )
             continue
@@ -95,7 +115,8 @@ async def fan_out(
             {
                 "outbox_id": event_id,
                 "handler_id": handler_id,
-                "entity_key": entity_key(entity_type, entity_id),
+                "entity_key": key,
+                "lane": lane(str(url), key),
                 "status": PENDING,
                 "attempts": 0,
                 "next_attempt_at": now,

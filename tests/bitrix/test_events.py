@@ -194,10 +194,15 @@ async def test_options_and_explicit_online_type_are_accepted(app: App) -> None:
 
 
 async def test_offline_events(app: App, plain_user: int) -> None:
+    """Offline binding: administrators only, no handler needed (bitrix/offline.py serves
+    the queue; tests/bitrix/test_offline_methods.py covers it)."""
     params = {"event": "onCrmDealAdd", "event_type": "offline"}
     reply = await app.call("event.bind", params, user=plain_user)
     error(reply, 403, "ACCESS_DENIED", BIND_OFFLINE_DENIED)
-    error(await app.call("event.bind", params), 400, "ERROR_OFFLINE_EVENTS_UNSUPPORTED")
+    assert (await app.call("event.bind", params)).result is True
+    assert (await app.call("event.get")).result == [
+        {"event": "ONCRMDEALADD", "connector_id": "", "offline": 1}
+    ]
 
 
 async def test_auth_type_needs_an_administrator(app: App, plain_user: int) -> None:

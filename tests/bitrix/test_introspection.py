@@ -554,9 +554,14 @@ async def test_server_time_in_the_portal_zone(berlin: RestClient) -> None:
 
 
 @pytest.mark.parametrize("key", ["CODE", "code", "Code"])
-@pytest.mark.parametrize("code", ["rest_offline_extended", "rest_auth_connector", "nope", "1"])
+@pytest.mark.parametrize("code", ["rest_auth_connector", "nope", "1"])
 async def test_feature_get(rest: RestClient, key: str, code: str) -> None:
     assert (await rest.call("feature.get", {key: code})).result == {"value": "N"}
+
+
+async def test_offline_events_are_a_feature(rest: RestClient) -> None:
+    reply = await rest.call("feature.get", {"CODE": "rest_offline_extended"})
+    assert reply.result == {"value": "Y"}
 
 
 @pytest.mark.parametrize("params", [{}, {"CODE": ""}, {"CODE": "0"}, {"CODE": None},

@@ -23,6 +23,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("outbox") as batch:
         batch.add_column(sa.Column("user_id", sa.Integer(), nullable=True))
+    op.create_index("ix_outbox_created_at", "outbox", ["created_at"])
     with op.batch_alter_table("event_handlers") as batch:
         batch.add_column(sa.Column("secret", sa.String(length=100), nullable=True))
         batch.add_column(sa.Column("failing_since", sa.DateTime(), nullable=True))
@@ -41,6 +42,7 @@ def upgrade() -> None:
         sa.Column("outbox_id", sa.Integer(), nullable=False),
         sa.Column("handler_id", sa.Integer(), nullable=False),
         sa.Column("entity_key", sa.String(length=80), nullable=False),
+        sa.Column("lane", sa.String(length=100), nullable=False),
         sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(), nullable=False),
@@ -63,7 +65,7 @@ def upgrade() -> None:
         sqlite_autoincrement=True,
     )
     op.create_index("ix_deliveries_due", "deliveries", ["status", "next_attempt_at"])
-    op.create_index("ix_deliveries_order", "deliveries", ["handler_id", "entity_key", "id"])
+    op.create_index("ix_deliveries_order", "deliveries", ["lane", "id"])
     op.create_index("ix_deliveries_outbox_id", "deliveries", ["outbox_id"])
 
     op.create_table(
@@ -128,5 +130,6 @@ def downgrade() -> None:
     with op.batch_alter_table("event_handlers") as batch:
         batch.drop_column("failing_since")
         batch.drop_column("secret")
+    op.drop_index("ix_outbox_created_at", table_name="outbox")
     with op.batch_alter_table("outbox") as batch:
         batch.drop_column("user_id")
