@@ -245,6 +245,11 @@ async def _purge(conn: AsyncConnection, now: dt.datetime) -> None:
     await conn.execute(delete(oauth_tokens).where(oauth_tokens.c.refresh_expires_at < horizon))
 
 
+async def purge_expired(conn: AsyncConnection, now: dt.datetime) -> None:
+    """What the delivery worker calls now and then: event tokens expire unused."""
+    await _purge(conn, now)
+
+
 async def issue_code(
     conn: AsyncConnection, app: App, *, user_id: int, now: dt.datetime, lifetimes: Lifetimes
 ) -> str:
@@ -454,11 +459,15 @@ async def authenticate_token(
 async def event_grant(
     conn: AsyncConnection, app_id: int, *, user_id: int, now: dt.datetime, lifetimes: Lifetimes
 ) -> TokenGrant | None:
-    """A fresh token pair for an event POST to ``app_id``'s handler, acting as ``user_id``
-    (Bitrix puts one in every user-made event, §6.2); None if the app or user is gone."""
+    """A fresh token for an event POST to ``app_id``'s handler, acting as ``user_id``
+    (Bitrix puts one in every user-made event, §6.2); None if the app or user is gone.
+
+    The body never carries its refresh token, so the pair ends with the access token and
+    is purged a day later, instead of one row per event living for 180 days."""
     app = (await conn.execute(select(oauth_apps).where(oauth_apps.c.id == app_id))).first()
     if app is None or app.revoked_at is not None or not await _user_active(conn, user_id):
         return None
+    short = Lifetimes(code=lifetimes.code, access=lifetimes.access, refresh=lifetimes.access)
     return await _mint(
-        conn, app, user_id=user_id, code_id=None, scopes=app.scopes, now=now, lifetimes=lifetimes
+        conn, app, user_id=user_id, code_id=None, scopes=app.scopes, now=now, lifetimes=short
     )

@@ -131,7 +131,9 @@ class Worker:
 
     async def _recover(self) -> int:
         async with self._writes, transaction(self.engine) as conn:
-            moved = await deliveries.recover(conn, now=self.clock(), mode=self.policy.mode)
+            now = self.clock()
+            moved = await deliveries.recover(conn, now=now, mode=self.policy.mode)
+            await oauth.purge_expired(conn, now)  # the tokens minted for app handlers
         if moved:
             log.warning("event delivery: %d sends of a stopped worker taken over", moved)
         return moved
