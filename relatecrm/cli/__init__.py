@@ -1,10 +1,10 @@
-"""The ``relatecrm`` command: serve, migrate, and manage users, roles, webhooks, outgoing
-webhooks (event handlers) and OAuth apps."""
+"""The ``relatecrm`` command: serve, worker, migrate, and manage users, roles, webhooks
+and OAuth apps. Outgoing webhooks and deliveries (``hook``, ``events``) live in
+``cli/events.py``; what all subcommands share in ``cli/common.py``."""
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import os
 import sys
 from typing import Annotated
@@ -13,11 +13,11 @@ import typer
 
 from relatecrm.accounts import oauth, permissions
 from relatecrm.accounts import service as accounts
+from relatecrm.cli.common import DatabaseUrl, PublicUrl, in_transaction, settings_for, utcnow
+from relatecrm.cli.events import events_app, hook_app
 from relatecrm.config import Settings
 from relatecrm.db import create_engine, transaction
-from relatecrm.errors import CrmError, InvalidParameter, NotFound
-from relatecrm.events import handlers, operations, signing
-from relatecrm.events.ssrf import parse_networks
+from relatecrm.errors import InvalidParameter, NotFound
 from relatecrm.migrate import upgrade
 
 app = typer.Typer(help="RelateCRM: a self-hosted CRM deals server speaking the Bitrix24 REST API.")
@@ -29,39 +29,8 @@ oauth_app = typer.Typer(help="Manage OAuth 2.0 applications (/oauth/authorize/, 
 app.add_typer(oauth_app, name="app")
 role_app = typer.Typer(help="Manage roles: what users may do with deals, contacts and companies.")
 app.add_typer(role_app, name="role")
-hook_app = typer.Typer(
-    help="Manage outgoing webhooks: URLs that receive RelateCRM events (event_handler_id)."
-)
 app.add_typer(hook_app, name="hook")
-events_app = typer.Typer(
-    help="Inspect event deliveries and their attempts; replay events to their handlers."
-)
 app.add_typer(events_app, name="events")
-
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option(
-        envvar="RELATECRM_DATABASE_URL",
-        help="SQLAlchemy URL; default sqlite+aiosqlite:///./var/relatecrm.db.",
-    ),
-]
-PublicUrl = Annotated[
-    str | None,
-    typer.Option(envvar="RELATECRM_PUBLIC_URL", help="Base URL printed in webhook URLs."),
-]
-
-
-def _settings(database_url: str | None, public_url: str | None = None, **extra: object) -> Settings:
-    values = {k: v for k, v in extra.items() if v is not None}
-    if database_url:
-        values["database_url"] = database_url
-    if public_url:
-        values["public_url"] = public_url
-    return Settings(**values)  # type: ignore[arg-type]
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 async def _prepare(settings: Settings) -> str | None:
@@ -70,11 +39,11 @@ async def _prepare(settings: Settings) -> str | None:
     try:
         await upgrade(engine)
         async with transaction(engine) as conn:
-            admin = await accounts.ensure_admin(conn, now=_now())
+            admin = await accounts.ensure_admin(conn, now=utcnow())
             if admin is None:
                 return None
             return await accounts.create_webhook(
-                conn, user_id=admin, scopes=["crm"], title="bootstrap", now=_now()
+                conn, user_id=admin, scopes=["crm"], title="bootstrap", now=utcnow()
             )
     finally:
         await engine.dispose()
@@ -103,7 +72,7 @@ def serve(
     """Apply migrations, create user 1 on an empty database, and serve."""
     import uvicorn
 
-    settings = _settings(
+    settings = settings_for(
         database_url,
         public_url,
         host=host,
@@ -150,7 +119,7 @@ def worker(database_url: DatabaseUrl = None, public_url: PublicUrl = None) -> No
     to bring the schema up to date rather than migrating itself."""
     from relatecrm.app import configure_logging
 
-    settings = _settings(database_url, public_url)
+    settings = settings_for(database_url, public_url)
     configure_logging(settings.log_level)
     asyncio.run(_run_worker(settings))
 
@@ -183,7 +152,7 @@ def migrate(database_url: DatabaseUrl = None) -> None:
     """Apply pending migrations."""
 
     async def run() -> None:
-        engine = create_engine(_settings(database_url).resolved_database_url())
+        engine = create_engine(settings_for(database_url).resolved_database_url())
         try:
             await upgrade(engine)
         finally:
@@ -191,16 +160,6 @@ def migrate(database_url: DatabaseUrl = None) -> None:
 
     asyncio.run(run())
     typer.echo("Database is up to date.")
-
-
-async def _in_transaction(database_url: str | None, work):  # type: ignore[no-untyped-def]
-    engine = create_engine(_settings(database_url).resolved_database_url())
-    try:
-        await upgrade(engine)
-        async with transaction(engine) as conn:
-            return await work(conn)
-    finally:
-        await engine.dispose()
 
 
 @user_app.command("create")
@@ -226,10 +185,10 @@ def user_create(
             last_name=last_name,
             email=email,
             is_admin=admin,
-            now=_now(),
+            now=utcnow(),
         )
 
-    typer.echo(asyncio.run(_in_transaction(database_url, work)))
+    typer.echo(asyncio.run(in_transaction(database_url, work)))
 
 
 @webhook_app.command("create")
@@ -251,21 +210,21 @@ def webhook_create(
 
     async def work(conn):  # type: ignore[no-untyped-def]
         return await accounts.create_webhook(
-            conn, user_id=user, scopes=scope, title=title, now=_now()
+            conn, user_id=user, scopes=scope, title=title, now=utcnow()
         )
 
     try:
-        code = asyncio.run(_in_transaction(database_url, work))
+        code = asyncio.run(in_transaction(database_url, work))
     except NotFound as error:
         typer.echo(error.message, err=True)
         raise typer.Exit(1) from None
-    typer.echo(webhook_url(_settings(database_url, public_url), user, code))
+    typer.echo(webhook_url(settings_for(database_url, public_url), user, code))
 
 
 @webhook_app.command("list")
 def webhook_list(database_url: DatabaseUrl = None) -> None:
     """List webhooks (their codes cannot be shown: only hashes are stored)."""
-    hooks = asyncio.run(_in_transaction(database_url, accounts.list_webhooks))
+    hooks = asyncio.run(in_transaction(database_url, accounts.list_webhooks))
     for hook in hooks:
         state = "revoked" if hook.revoked else "active"
         typer.echo(
@@ -282,10 +241,10 @@ def webhook_revoke(
     """Revoke a webhook; calls with its code fail from now on."""
 
     async def work(conn):  # type: ignore[no-untyped-def]
-        await accounts.revoke_webhook(conn, webhook_id, now=_now())
+        await accounts.revoke_webhook(conn, webhook_id, now=utcnow())
 
     try:
-        asyncio.run(_in_transaction(database_url, work))
+        asyncio.run(in_transaction(database_url, work))
     except NotFound as error:
         typer.echo(error.message, err=True)
         raise typer.Exit(1) from None
@@ -315,15 +274,15 @@ def app_create(
 
     async def work(conn):  # type: ignore[no-untyped-def]
         return await oauth.create_app(
-            conn, title=title, scopes=scope, redirect_url=redirect_url, now=_now()
+            conn, title=title, scopes=scope, redirect_url=redirect_url, now=utcnow()
         )
 
     try:
-        created, secret = asyncio.run(_in_transaction(database_url, work))
+        created, secret = asyncio.run(in_transaction(database_url, work))
     except InvalidParameter as error:
         typer.echo(error.message, err=True)
         raise typer.Exit(1) from None
-    base = _settings(database_url, public_url).resolved_public_url()
+    base = settings_for(database_url, public_url).resolved_public_url()
     typer.echo(f"Client ID: {created.client_id}")
     typer.echo(f"Client secret (shown once): {secret}")
     typer.echo(f"Authorization URL: {base}/oauth/authorize/?client_id={created.client_id}")
@@ -332,7 +291,7 @@ def app_create(
 @oauth_app.command("list")
 def app_list(database_url: DatabaseUrl = None) -> None:
     """List apps (their secrets cannot be shown: only hashes are stored)."""
-    apps = asyncio.run(_in_transaction(database_url, oauth.list_apps))
+    apps = asyncio.run(in_transaction(database_url, oauth.list_apps))
     for item in apps:
         state = "revoked" if item.revoked else "active"
         typer.echo(
@@ -349,10 +308,10 @@ def app_revoke(
     """Revoke an app: its tokens stop working and it can get no new ones."""
 
     async def work(conn):  # type: ignore[no-untyped-def]
-        return await oauth.revoke_app(conn, app_ref, now=_now())
+        return await oauth.revoke_app(conn, app_ref, now=utcnow())
 
     try:
-        revoked = asyncio.run(_in_transaction(database_url, work))
+        revoked = asyncio.run(in_transaction(database_url, work))
     except NotFound as error:
         typer.echo(error.message, err=True)
         raise typer.Exit(1) from None
@@ -380,7 +339,7 @@ def role_create(
         async def work(conn):  # type: ignore[no-untyped-def]
             return await permissions.create_role(conn, name, grants)
 
-        role_id = asyncio.run(_in_transaction(database_url, work))
+        role_id = asyncio.run(in_transaction(database_url, work))
     except InvalidParameter as error:
         typer.echo(error.message, err=True)
         raise typer.Exit(1) from None
@@ -390,7 +349,7 @@ def role_create(
 @role_app.command("list")
 def role_list(database_url: DatabaseUrl = None) -> None:
     """List roles with their grants (pairs not shown are none)."""
-    for role in asyncio.run(_in_transaction(database_url, permissions.list_roles)):
+    for role in asyncio.run(in_transaction(database_url, permissions.list_roles)):
         grants = " ".join(f"{e}:{a}:{level}" for (e, a), level in sorted(role.grants.items()))
         typer.echo(f"{role.id}\t{role.name}\t{grants}")
 
@@ -410,270 +369,11 @@ def user_role(
         await permissions.assign_role(conn, user_id, role)
 
     try:
-        asyncio.run(_in_transaction(database_url, work))
+        asyncio.run(in_transaction(database_url, work))
     except NotFound as error:
         typer.echo(error.message, err=True)
         raise typer.Exit(1) from None
     typer.echo(f"User {user_id}: {role or 'no role (all rights)'}.")
-
-
-@hook_app.command("create")
-def hook_create(
-    event: Annotated[
-        list[str],
-        typer.Option(
-            envvar="RELATECRM_HOOK_EVENT",
-            help="Event name, any case (ONCRMDEALADD); repeat for several.",
-        ),
-    ],
-    url: Annotated[
-        str, typer.Option(envvar="RELATECRM_HOOK_URL", help="Handler URL (http or https).")
-    ],
-    allowed_networks: Annotated[
-        str | None,
-        typer.Option(
-            envvar="RELATECRM_WEBHOOK_ALLOWED_NETWORKS",
-            help="Comma-separated CIDRs of internal addresses the URL may resolve to.",
-        ),
-    ] = None,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Register URL for each event; print the ids, the application_token that every
-    POST to the handler carries, and the secret of its webhook-signature header (one of
-    each for the whole registration)."""
-    try:
-        networks = parse_networks(allowed_networks or "")
-    except ValueError as error:
-        typer.echo(f"Bad --allowed-networks: {error}", err=True)
-        raise typer.Exit(1) from None
-    token = handlers.new_token()
-    secret = signing.new_secret()
-
-    async def work(conn):  # type: ignore[no-untyped-def]
-        return [
-            await handlers.bind(
-                conn,
-                handlers.Binding(user_id=None),
-                event=name,
-                handler=url,
-                now=_now(),
-                networks=networks,
-                application_token=token,
-                secret=secret,
-            )
-            for name in event
-        ]
-
-    try:
-        created = asyncio.run(_in_transaction(database_url, work))
-    except handlers.EventNotFound:
-        typer.echo(
-            f"Unknown event among {', '.join(event)}; see `relatecrm hook events`.", err=True
-        )
-        raise typer.Exit(1) from None
-    except handlers.HandlerExists:
-        typer.echo("This URL is already registered for that event.", err=True)
-        raise typer.Exit(1) from None
-    except CrmError as error:
-        typer.echo(error.message, err=True)
-        raise typer.Exit(1) from None
-    for row in created:
-        typer.echo(f"{row.id}\t{row.event}")
-    typer.echo(f"application_token={token}")
-    typer.echo(f"signing_secret={secret}")
-
-
-@hook_app.command("list")
-def hook_list(database_url: DatabaseUrl = None) -> None:
-    """List outgoing webhooks: id, event, state, application_token, URL."""
-
-    async def work(conn):  # type: ignore[no-untyped-def]
-        return await handlers.list_handlers(conn, apps=False)
-
-    for row in asyncio.run(_in_transaction(database_url, work)):
-        state = "active" if row.disabled_at is None else f"disabled ({row.disabled_reason})"
-        typer.echo(f"{row.id}\t{row.event}\t{state}\t{row.application_token}\t{row.handler}")
-
-
-@hook_app.command("events")
-def hook_events() -> None:
-    """List the event names RelateCRM emits."""
-    for name in handlers.EVENT_SCOPES:
-        typer.echo(name)
-
-
-@hook_app.command("delete")
-def hook_delete(
-    hook_id: Annotated[int, typer.Argument(help="Id from `hook list`.")],
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Delete an outgoing webhook; it receives no more events."""
-
-    async def work(conn):  # type: ignore[no-untyped-def]
-        await handlers.delete_hook(conn, hook_id)
-
-    try:
-        asyncio.run(_in_transaction(database_url, work))
-    except NotFound as error:
-        typer.echo(error.message, err=True)
-        raise typer.Exit(1) from None
-    typer.echo(f"Outgoing webhook {hook_id} deleted.")
-
-
-Since = Annotated[
-    str | None,
-    typer.Option(
-        envvar="RELATECRM_EVENTS_SINCE",
-        help="Events recorded at or after this time (ISO 8601; no zone means UTC).",
-    ),
-]
-Until = Annotated[
-    str | None,
-    typer.Option(
-        envvar="RELATECRM_EVENTS_UNTIL",
-        help="Events recorded before this time (ISO 8601; no zone means UTC).",
-    ),
-]
-HandlerId = Annotated[
-    int | None,
-    typer.Option("--handler", envvar="RELATECRM_EVENTS_HANDLER", help="Only this handler id."),
-]
-
-
-def _range(since: str | None, until: str | None) -> tuple[dt.datetime | None, dt.datetime | None]:
-    """Both bounds parsed before the database is touched; InvalidParameter if unreadable."""
-    return (
-        None if since is None else operations.parse_time(since, "--since"),
-        None if until is None else operations.parse_time(until, "--until"),
-    )
-
-
-@events_app.command("list")
-def events_list(
-    status: Annotated[
-        str | None,
-        typer.Option(
-            envvar="RELATECRM_EVENTS_STATUS",
-            help="pending, sending, delivered, failed or cancelled.",
-        ),
-    ] = None,
-    handler: HandlerId = None,
-    event: Annotated[
-        str | None,
-        typer.Option(envvar="RELATECRM_EVENTS_EVENT", help="Event name, any case."),
-    ] = None,
-    since: Since = None,
-    until: Until = None,
-    limit: Annotated[
-        int, typer.Option(envvar="RELATECRM_EVENTS_LIMIT", help="At most this many lines.")
-    ] = operations.DEFAULT_LIMIT,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """List deliveries, newest first: id, outbox id, event, entity, handler, status,
-    attempts, next attempt or finish time, last status code or error."""
-    try:
-        start, end = _range(since, until)
-
-        async def work(conn):  # type: ignore[no-untyped-def]
-            return await operations.list_deliveries(
-                conn, status=status, handler_id=handler, event=event, since=start, until=end,
-                limit=limit,
-            )  # fmt: skip
-
-        rows = asyncio.run(_in_transaction(database_url, work))
-    except CrmError as error:
-        typer.echo(error.message, err=True)
-        raise typer.Exit(1) from None
-    for row in rows:
-        typer.echo(operations.delivery_line(row))
-
-
-@events_app.command("attempts")
-def events_attempts(
-    delivery_id: Annotated[int, typer.Argument(help="Id from `events list`.")],
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Every attempt of a delivery: time, duration, outcome, status code, address, error,
-    and the first 200 characters of the response."""
-
-    async def work(conn):  # type: ignore[no-untyped-def]
-        return await operations.attempts(conn, delivery_id)
-
-    try:
-        rows = asyncio.run(_in_transaction(database_url, work))
-    except CrmError as error:
-        typer.echo(error.message, err=True)
-        raise typer.Exit(1) from None
-    for row in rows:
-        typer.echo(operations.attempt_line(row))
-
-
-@events_app.command("replay")
-def events_replay(
-    delivery: Annotated[
-        list[int] | None,
-        typer.Option(
-            envvar="RELATECRM_EVENTS_DELIVERY",
-            help="Delivery id from `events list`; repeat for several.",
-        ),
-    ] = None,
-    event_id: Annotated[
-        int | None,
-        typer.Option(
-            envvar="RELATECRM_EVENTS_EVENT_ID",
-            help="Outbox id: replay this event to all its handlers (or --handler).",
-        ),
-    ] = None,
-    handler: HandlerId = None,
-    since: Since = None,
-    until: Until = None,
-    status: Annotated[
-        str | None,
-        typer.Option(
-            envvar="RELATECRM_EVENTS_STATUS",
-            help="Only events whose last delivery ended so: failed (dead letters), "
-            "delivered or cancelled.",
-        ),
-    ] = None,
-    enable: Annotated[
-        bool,
-        typer.Option(
-            envvar="RELATECRM_EVENTS_ENABLE",
-            help="Switch disabled handlers back on instead of refusing.",
-        ),
-    ] = False,
-    max_count: Annotated[
-        int,
-        typer.Option(
-            "--max",
-            envvar="RELATECRM_EVENTS_MAX",
-            help="Refuse if more events than this match.",
-        ),
-    ] = operations.DEFAULT_MAX_REPLAY,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Send events again: new deliveries, same webhook-id, new timestamp and signature.
-    Past deliveries and attempts stay as they were."""
-    try:
-        start, end = _range(since, until)
-
-        async def work(conn):  # type: ignore[no-untyped-def]
-            return await operations.replay(
-                conn, now=_now(), delivery_ids=delivery or (), outbox_id=event_id,
-                handler_id=handler, since=start, until=end, status=status, enable=enable,
-                max_count=max_count,
-            )  # fmt: skip
-
-        done = asyncio.run(_in_transaction(database_url, work))
-    except CrmError as error:
-        typer.echo(error.message, err=True)
-        raise typer.Exit(1) from None
-    for handler_id in done.enabled:
-        typer.echo(f"Handler {handler_id} enabled again.")
-    count = len(done.queued)
-    typer.echo(f"{count} {'delivery' if count == 1 else 'deliveries'} queued.")
-    if done.skipped:
-        typer.echo(f"{done.skipped} skipped: already pending or sending.")
 
 
 def main() -> None:
